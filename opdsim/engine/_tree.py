@@ -1,0 +1,170 @@
+"""A per-rank index of callable tokens: a bottom-up segment tree over queue positions.
+
+Each leaf is one queue position at one doctor (positions are given in check-in order, so they order tokens as
+``queue_seq`` does). An occupied leaf holds ``threshold - bypasses`` for its token: the bypasses still needed
+before the token is upgraded. The tree answers, in O(log n):
+
+* the first occupied position (the next token of this rank to call);
+* how many occupied positions lie before a position (tokens ahead of it within its rank);
+* "every token before position p was bypassed once" (a range add of -1 over the prefix [0, p));
+* which tokens have reached their threshold (leaves whose value fell to 0 or below).
+
+The range add uses the non-recursive layout with per-node pending adds (``t[i] = min(children) + d[i]``), so no
+push-down is needed and no operation visits more than two root-to-leaf paths.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EMPTY", "RankTree"]
+
+EMPTY = 1 << 62  # value of an unoccupied leaf; far above any threshold, so never "due"
+
+
+class RankTree:
+    """Segment tree with range add, min and occupancy count over positions ``0 .. size - 1``."""
+
+    __slots__ = ("cnt", "pend", "size", "val")
+
+    def __init__(self, size: int = 64) -> None:
+        n = 1
+        while n < size:
+            n <<= 1
+        self.size = n
+        self.val = [EMPTY] * (2 * n)  # subtree min, without the pending adds of strict ancestors
+        self.pend = [0] * n  # pending add of each internal node, applied to its whole subtree
+        self.cnt = [0] * (2 * n)  # occupied leaves per subtree
+
+    def __len__(self) -> int:
+        return self.cnt[1]
+
+    def _grow(self, pos: int) -> None:
+        old = [(p, self.value(p)) for p in range(self.size) if self.cnt[p + self.size]]
+        n = self.size
+        while n <= pos:
+            n <<= 1
+        self.size = n
+        self.val = [EMPTY] * (2 * n)
+        self.pend = [0] * n
+        self.cnt = [0] * (2 * n)
+        val, cnt = self.val, self.cnt
+        for p, v in old:
+            val[p + n] = v
+            cnt[p + n] = 1
+        for i in range(n - 1, 0, -1):
+            a, b = val[2 * i], val[2 * i + 1]
+            val[i] = a if a < b else b
+            cnt[i] = cnt[2 * i] + cnt[2 * i + 1]
+
+    def _pull(self, i: int) -> None:
+        """Recompute the ancestors of node ``i`` after a change below them."""
+        val, pend, cnt = self.val, self.pend, self.cnt
+        i >>= 1
+        while i:
+            a, b = val[2 * i], val[2 * i + 1]
+            val[i] = (a if a < b else b) + pend[i]
+            cnt[i] = cnt[2 * i] + cnt[2 * i + 1]
+            i >>= 1
+
+    def _above(self, leaf: int) -> int:
+        """Sum of the pending adds of the strict ancestors of node ``leaf``."""
+        pend = self.pend
+        s = 0
+        i = leaf >> 1
+        while i:
+            s += pend[i]
+            i >>= 1
+        return s
+
+    def insert(self, pos: int, value: int) -> None:
+        """Occupy ``pos`` with true value ``value``."""
+        if pos >= self.size:
+            self._grow(pos)
+        leaf = pos + self.size
+        self.val[leaf] = value - self._above(leaf)
+        self.cnt[leaf] = 1
+        self._pull(leaf)
+
+    def remove(self, pos: int) -> int:
+        """Free ``pos`` and return the true value it held."""
+        leaf = pos + self.size
+        value = self.val[leaf] + self._above(leaf)
+        self.val[leaf] = EMPTY
+        self.cnt[leaf] = 0
+        self._pull(leaf)
+        return value
+
+    def value(self, pos: int) -> int:
+        """True value at occupied position ``pos``."""
+        leaf = pos + self.size
+        return self.val[leaf] + self._above(leaf)
+
+    def first(self) -> int:
+        """Smallest occupied position (the tree must not be empty)."""
+        cnt = self.cnt
+        i = 1
+        n = self.size
+        while i < n:
+            i <<= 1
+            if not cnt[i]:
+                i += 1
+        return i - n
+
+    def count_before(self, pos: int) -> int:
+        """Occupied positions strictly below ``pos``."""
+        cnt = self.cnt
+        n = self.size
+        if pos >= n:
+            return cnt[1]
+        lo, hi = n, pos + n
+        s = 0
+        while lo < hi:
+            if lo & 1:
+                s += cnt[lo]
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                s += cnt[hi]
+            lo >>= 1
+            hi >>= 1
+        return s
+
+    def add_prefix(self, pos: int, delta: int) -> None:
+        """Add ``delta`` to every position strictly below ``pos``."""
+        n = self.size
+        if pos > n:
+            pos = n
+        if pos <= 0:
+            return
+        val, pend = self.val, self.pend
+        lo, hi = n, pos + n
+        last = hi - 1
+        while lo < hi:
+            if lo & 1:
+                val[lo] += delta
+                if lo < n:
+                    pend[lo] += delta
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                val[hi] += delta
+                if hi < n:
+                    pend[hi] += delta
+            lo >>= 1
+            hi >>= 1
+        self._pull(n)
+        self._pull(last)
+
+    def due(self) -> int | None:
+        """An occupied position whose true value is <= 0 (the leftmost), or None."""
+        val, pend = self.val, self.pend
+        if val[1] > 0:
+            return None
+        n = self.size
+        i = 1
+        acc = 0
+        while i < n:
+            acc += pend[i]
+            i <<= 1
+            if val[i] + acc > 0:
+                i += 1
+        return i - n
