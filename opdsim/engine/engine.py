@@ -103,6 +103,7 @@ class _Doctor:
         "consult_n",
         "consult_sum",
         "id",
+        "live",
         "next_open",
         "order",
         "slots",
@@ -120,6 +121,9 @@ class _Doctor:
         self.consult_sum = 0.0
         self.consult_n = 0
         self.by_pos: list[_Token] = []  # tokens by check-in position at this doctor
+        # tokens with a position that still wait (checked in, not yet called or ended); when none is left the
+        # positions start again from 0, which keeps the trees as shallow as the live queue
+        self.live = 0
         # one tree per rank in use, best rank first
         self.trees: list[tuple[int, RankTree]] = [(r, RankTree()) for r in ranks]
         # waitlist: one lazy heap per requested slot; key (0, displaced order) or (1, rank, waitlist order)
@@ -141,8 +145,8 @@ class _Doctor:
 class _Token:
     __slots__ = (
         "bypass_acc",
-        "called_at",
         "callable_since",
+        "called_at",
         "category",
         "checked_in_at",
         "displacements",
@@ -461,9 +465,7 @@ class Engine:
             try:
                 start, end, cap = item
             except (TypeError, ValueError):
-                raise InvalidSchedule(
-                    f"doctor {doctor!r} slot {i}: {item!r} is not (start, end, capacity)"
-                ) from None
+                raise InvalidSchedule(f"doctor {doctor!r} slot {i}: {item!r} is not (start, end, capacity)") from None
             for name, value in (("start", start), ("end", end)):
                 if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                     raise InvalidSchedule(f"doctor {doctor!r} slot {i}: {name} {value!r} is not a finite number")
@@ -545,9 +547,7 @@ class Engine:
                 self._slot(doc, slot)
             if (patient, doc.id) in self._active:
                 held = self._active[(patient, doc.id)]
-                raise DuplicateBooking(
-                    f"patient {patient!r} already holds active token {held.id} at doctor {doc.id!r}"
-                )
+                raise DuplicateBooking(f"patient {patient!r} already holds active token {held.id} at doctor {doc.id!r}")
             candidates = [doc]
         else:
             candidates = [d for d in self._doc_list if (patient, d.id) not in self._active]
@@ -569,7 +569,7 @@ class Engine:
         else:
             doc, plan = min(plans, key=lambda dp: (dp[0].wl_count, dp[0].id))
             if plan[0] == "reject":
-                _, req, next_slot, reason = plan
+                _, _, next_slot, reason = plan
                 self._log.append(Rejected(now, patient, category, doc.id, slot, next_slot, reason))
                 where = "none" if next_slot is None else f"slot {next_slot}"
                 raise BookingRejected(
@@ -727,9 +727,7 @@ class Engine:
             raise InvalidTransition(f"no_show: token {tok.id} is {tok.state.value}, not booked with a seat")
         deadline = self._deadline(tok)
         if now < deadline:
-            raise InvalidTransition(
-                f"no_show: token {tok.id} has until {deadline:g} min to check in (now {now:g} min)"
-            )
+            raise InvalidTransition(f"no_show: token {tok.id} has until {deadline:g} min to check in (now {now:g} min)")
         self._advance(now)
         freed = [(tok.doctor, tok.slot)] if tok.slot is not None else []
         self._emit(NoShow(now, tok.id))
@@ -771,7 +769,7 @@ class Engine:
         ns = self._noshows
         freed: list[tuple[_Doctor, int]] = []
         while ns and ns[0][0] <= now:
-            t, issue, ver, tok = heapq.heappop(ns)
+            _, issue, ver, tok = heapq.heappop(ns)
             if tok.state is not BOOKED or tok.seat_ver != ver:
                 continue
             actual = self._deadline(tok)
@@ -819,11 +817,15 @@ class Engine:
     def _begin(self, now: float) -> float:
         if self._closed:
             raise DayClosedError(f"the day was closed at {self._last:g} min; no further calls")
-        if isinstance(now, bool) or not isinstance(now, int | float) or not now == now or now in (_INF, -_INF):
+        try:
+            ok = self._last <= now < _INF  # False for NaN and infinities
+        except TypeError:
+            ok = False
+        if ok and now.__class__ is not bool:
+            return float(now)
+        if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
             raise InvalidRequest(f"now: {now!r} is not a finite number of minutes")
-        if now < self._last:
-            raise TimeWentBackwards(f"now {now:g} min is earlier than {self._last:g} min, the last change of state")
-        return float(now)
+        raise TimeWentBackwards(f"now {now:g} min is earlier than {self._last:g} min, the last change of state")
 
     def _doctor(self, doctor: str) -> _Doctor:
         try:
@@ -1079,9 +1081,18 @@ class Engine:
         tok.callable_since = None
         tok.wait_ver += 1
 
+    def _stop_waiting(self, tok: _Token) -> None:
+        """A checked-in token stops waiting (called or ended): free its position for renumbering."""
+        doc = tok.doctor
+        doc.live -= 1
+        if not doc.live:
+            doc.by_pos.clear()
+
     def _end(self, tok: _Token, state: TokenState, now: float) -> None:
         if tok.state is WAITLISTED:
             tok.doctor.wl_count -= 1
+        if tok.pos >= 0 and tok.state is not CALLED:
+            self._stop_waiting(tok)
         tok.state = state
         tok.ended_at = now
         if self._active.get((tok.patient, tok.doctor.id)) is tok:
@@ -1161,6 +1172,7 @@ class Engine:
         doc = tok.doctor
         tok.pos = len(doc.by_pos)
         doc.by_pos.append(tok)
+        doc.live += 1
         tok.checked_in_at = ev.now
         if tok.state is WAITLISTED:
             return
@@ -1189,6 +1201,7 @@ class Engine:
         rank = tok.rank
         pos = tok.pos
         self._remove_callable(tok, ev.now)
+        self._stop_waiting(tok)
         tok.state = CALLED
         tok.called_at = ev.now
         tok.seat_ver += 1

@@ -69,9 +69,7 @@ class Policy:
         if self.aging not in ("bypass", "wait", "none"):
             raise InvalidPolicy(f"policy.aging: {self.aging!r} is not one of 'bypass', 'wait', 'none'")
         if self.aging_target not in ("paid_priority", "step"):
-            raise InvalidPolicy(
-                f"policy.aging_target: {self.aging_target!r} is not one of 'paid_priority', 'step'"
-            )
+            raise InvalidPolicy(f"policy.aging_target: {self.aging_target!r} is not one of 'paid_priority', 'step'")
         if self.on_full not in ("waitlist", "next_slot", "reject"):
             raise InvalidPolicy(f"policy.on_full: {self.on_full!r} is not one of 'waitlist', 'next_slot', 'reject'")
         threshold = self.aging_threshold

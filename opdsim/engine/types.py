@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import NamedTuple
 
 __all__ = ["ACTIVE_STATES", "TERMINAL_STATES", "Category", "SlotView", "TokenState", "TokenView"]
@@ -18,7 +18,7 @@ class Category(IntEnum):
     WALK_IN = 4
 
 
-class TokenState(str, Enum):
+class TokenState(StrEnum):
     """Life cycle of a token. The last five are terminal."""
 
     BOOKED = "booked"  # holds a seat, patient not yet checked in
@@ -70,7 +70,7 @@ class SlotView(NamedTuple):
     ``emergencies`` the emergency tokens seated there (completed included). Times in minutes [min].
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: it is the slot's index
     start: float
     end: float
     capacity: int

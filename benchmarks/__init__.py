@@ -1,0 +1,1 @@
+"""Benchmarks for opdsim (``make bench``): they print figures, they never assert timings."""
