@@ -249,7 +249,7 @@ class Engine:
         self._max_disp = policy.max_displacements
         self._grace = float(policy.no_show_grace)
         self._log: list[Event] = [EngineStarted(policy)]
-        self._last = 0.0  # latest now of a call that changed the state
+        self._last = -_INF  # latest now of a call that changed the state (none yet: bookings may precede opening)
         self._closed = False
         self._docs: dict[str, _Doctor] = {}
         self._doc_list: list[_Doctor] = []  # sorted by id ("lowest id" tie-breaks)
@@ -818,7 +818,7 @@ class Engine:
         if self._closed:
             raise DayClosedError(f"the day was closed at {self._last:g} min; no further calls")
         try:
-            ok = self._last <= now < _INF  # False for NaN and infinities
+            ok = -_INF < now < _INF and now >= self._last  # False for NaN and infinities
         except TypeError:
             ok = False
         if ok and now.__class__ is not bool:
