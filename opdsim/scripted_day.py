@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from opdsim.engine import Category, Engine, OpdsimError, Policy, TokenState
+from opdsim.engine.events import Booked, Waitlisted
 
 __all__ = ["DayStep", "clock", "final_table", "run_scripted_day", "scripted_steps"]
 
@@ -30,7 +31,7 @@ class DayStep:
 
 def clock(minutes: float) -> str:
     """Wall-clock text of clinic minute ``minutes`` for a clinic that opens at 09:00."""
-    total = int(round(minutes))
+    total = round(minutes)
     return f"{9 + total // 60:02d}:{total % 60:02d}"
 
 
@@ -116,7 +117,7 @@ def run_scripted_day(emit: Callable[[DayStep, Engine], None] | None = None) -> E
 def final_table(eng: Engine) -> list[dict[str, object]]:
     """Per doctor: tokens by final state, emergencies, upgrades and displacements."""
     rows: list[dict[str, object]] = []
-    views = [eng.token(e.token) for e in eng.events if type(e).__name__ in ("Booked", "Waitlisted")]
+    views = [eng.token(e.token) for e in eng.events if isinstance(e, Booked | Waitlisted)]
     for doc in eng.doctors():
         mine = [v for v in views if v.doctor == doc]
         row: dict[str, object] = {"doctor": doc, "tokens": len(mine)}
