@@ -1049,15 +1049,18 @@ class Engine:
             else:
                 s.pending.append(tok)
 
+    def _free_seat(self, tok: _Token, slot: int) -> None:
+        s = tok.doctor.slots[slot]
+        if tok.category is EMERGENCY:
+            s.emerg -= 1
+        else:
+            s.regular -= 1
+
     def _unseat(self, tok: _Token, now: float) -> None:
         if tok.in_tree:
             self._remove_callable(tok, now)
         if tok.slot is not None:
-            s = tok.doctor.slots[tok.slot]
-            if tok.category is EMERGENCY:
-                s.emerg -= 1
-            else:
-                s.regular -= 1
+            self._free_seat(tok, tok.slot)
             tok.slot = None
             tok.seat_ver += 1
 
@@ -1250,6 +1253,8 @@ class Engine:
             elif tok.state not in TERMINAL_STATES:
                 if tok.in_tree:
                     self._remove_callable(tok, now)
+                if tok.slot is not None:  # an unserved token holds no seat; its view keeps the slot it had
+                    self._free_seat(tok, tok.slot)
                 self._end(tok, UNSERVED, now)
         self._closed = True
 
