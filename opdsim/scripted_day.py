@@ -45,7 +45,8 @@ def scripted_steps(eng: Engine) -> Iterator[DayStep]:
         return f"{patient} books {category.name} -> {view.id} at {view.doctor} ({view.state.value})"
 
     def arrive(patient: str, now: float) -> str:
-        view = eng.check_in(tokens[patient], now)
+        eng.check_in(tokens[patient], now)
+        view = eng.token(tokens[patient])
         return f"{patient} checks in ({view.id}, queue_seq {view.queue_seq})"
 
     def serve(doctor: str, now: float) -> str:
@@ -89,8 +90,8 @@ def scripted_steps(eng: Engine) -> Iterator[DayStep]:
     for k, doc in enumerate(DOCTORS * 4):
         now = 16.0 + 3 * k
         yield DayStep(now, serve(doc, now), (doc,))
-    view = eng.cancel(tokens["adv5"], 50.0)
-    yield DayStep(50.0, f"adv5 cancels {view.id}; its seat is refilled from the waitlist", ("dr_bose",))
+    eng.cancel(tokens["adv5"], 50.0)
+    yield DayStep(50.0, f"adv5 cancels {tokens['adv5']}; its seat is refilled from the waitlist", ("dr_bose",))
     eng.tick(76.0)
     yield DayStep(76.0, "desk tick: bookings not checked in 15 min after their slot start become no-shows", DOCTORS)
     for k, doc in enumerate(DOCTORS * 4):

@@ -107,6 +107,7 @@ class _Doctor:
         "next_open",
         "order",
         "slots",
+        "tree_of",
         "trees",
         "wl",
         "wl_count",
@@ -126,15 +127,10 @@ class _Doctor:
         self.live = 0
         # one tree per rank in use, best rank first
         self.trees: list[tuple[int, RankTree]] = [(r, RankTree()) for r in ranks]
+        self.tree_of: dict[int, RankTree] = dict(self.trees)
         # waitlist: one lazy heap per requested slot; key (0, displaced order) or (1, rank, waitlist order)
         self.wl: list[list[tuple[tuple[int, ...], _Token]]] = [[] for _ in slots]
         self.wl_count = 0
-
-    def tree(self, rank: int) -> RankTree:
-        for r, t in self.trees:
-            if r == rank:
-                return t
-        raise AssertionError(f"no tree for rank {rank}")  # pragma: no cover - ranks come from the policy
 
     def mean_consult(self, slot: _Slot) -> float:
         if self.consult_n:
@@ -338,6 +334,10 @@ class Engine:
         toks = sorted((t for t in doc.by_pos if t.in_tree), key=_serving_key)
         return [self._view(t) for t in toks]
 
+    def queue_length(self, doctor: str) -> int:
+        """Number of the doctor's callable tokens (cheap: no views are built)."""
+        return sum(tree.cnt[1] for _, tree in self._doctor(doctor).trees)
+
     def waitlist(self, doctor: str) -> list[TokenView]:
         """The doctor's waitlisted tokens in refill order (displaced first, then rank, then arrival on the list)."""
         doc = self._doctor(doctor)
@@ -494,6 +494,7 @@ class Engine:
         now: float,
         slot: int | None = None,
         request_id: str | None = None,
+        check_in: bool = False,
     ) -> TokenView:
         """Issue a token for a non-emergency patient.
 
@@ -512,6 +513,8 @@ class Engine:
             Slot index; by default the earliest slot that has not ended and has a free seat.
         request_id : str, optional
             Idempotency key: the same id with the same details returns the original token.
+        check_in : bool
+            The patient is at the desk (a walk-in): check the new token in at once, in the same call.
 
         Returns
         -------
@@ -584,6 +587,8 @@ class Engine:
             self._emit(Booked(now, token_id, patient, category, doc.id, plan[1], plan[2], request_id, doctor, slot))
         else:
             self._emit(Waitlisted(now, token_id, patient, category, doc.id, plan[1], request_id, doctor, slot))
+        if check_in:
+            self._emit(CheckedIn(now, token_id, self._seq + 1))
         return self._view(self._tokens[token_id])
 
     def emergency(self, patient: str, doctor: str | None = None, *, now: float) -> TokenView:
@@ -625,7 +630,7 @@ class Engine:
             er = self._rank_of[EMERGENCY]
             doc = min(
                 docs,
-                key=lambda d: (len(d.tree(er)), sum(len(t) for _, t in d.trees), d.id),
+                key=lambda d: (len(d.tree_of[er]), sum(len(t) for _, t in d.trees), d.id),
             )
         freed: list[tuple[_Doctor, int]] = []
         held = self._active.get((patient, doc.id))
@@ -647,7 +652,7 @@ class Engine:
         self._refill(freed, now)
         return self._view(self._tokens[token_id])
 
-    def check_in(self, token_id: str, now: float) -> TokenView:
+    def check_in(self, token_id: str, now: float) -> None:
         """Record the patient's arrival; gives the token its ``queue_seq``."""
         now = self._begin(now)
         tok = self._token(token_id)
@@ -655,7 +660,6 @@ class Engine:
             raise InvalidTransition(f"check_in: token {tok.id} is {tok.state.value}, already checked in or ended")
         self._advance(now)
         self._emit(CheckedIn(now, tok.id, self._seq + 1))
-        return self._view(tok)
 
     def call_next(self, doctor: str, now: float) -> TokenView | None:
         """Call the doctor's next patient: the callable token with the smallest ``(effective_rank, queue_seq)``.
@@ -697,7 +701,7 @@ class Engine:
                 )
         return None
 
-    def complete(self, token_id: str, now: float) -> TokenView:
+    def complete(self, token_id: str, now: float) -> None:
         """End the consultation of a called token (updates the doctor's mean consultation length)."""
         now = self._begin(now)
         tok = self._token(token_id)
@@ -705,9 +709,8 @@ class Engine:
             raise InvalidTransition(f"complete: token {tok.id} is {tok.state.value}, not called")
         self._advance(now)
         self._emit(Completed(now, tok.id))
-        return self._view(tok)
 
-    def cancel(self, token_id: str, now: float) -> TokenView:
+    def cancel(self, token_id: str, now: float) -> None:
         """Cancel a token not yet called; its seat is refilled from the waitlist at once."""
         now = self._begin(now)
         tok = self._token(token_id)
@@ -717,9 +720,8 @@ class Engine:
         freed = [] if tok.slot is None else [(tok.doctor, tok.slot)]
         self._emit(Cancelled(now, tok.id, "cancel"))
         self._refill(freed, now)
-        return self._view(tok)
 
-    def no_show(self, token_id: str, now: float) -> TokenView:
+    def no_show(self, token_id: str, now: float) -> None:
         """Mark a booked token whose patient did not check in by the deadline (slot start or seat time, plus grace)."""
         now = self._begin(now)
         tok = self._token(token_id)
@@ -732,9 +734,8 @@ class Engine:
         freed = [(tok.doctor, tok.slot)] if tok.slot is not None else []
         self._emit(NoShow(now, tok.id))
         self._refill(freed, now)
-        return self._view(tok)
 
-    def leave(self, token_id: str, now: float) -> TokenView:
+    def leave(self, token_id: str, now: float) -> None:
         """Record that a checked-in patient went away unseen; frees and refills the seat like a cancel."""
         now = self._begin(now)
         tok = self._token(token_id)
@@ -746,7 +747,6 @@ class Engine:
         freed = [] if tok.slot is None else [(tok.doctor, tok.slot)]
         self._emit(Left(now, tok.id))
         self._refill(freed, now)
-        return self._view(tok)
 
     def delay(self, doctor: str, minutes: float, now: float) -> None:
         """The doctor runs late: slots not started shift by ``minutes``; the running slot ends later [min]."""
@@ -1068,7 +1068,7 @@ class Engine:
         doc = tok.doctor
         eligible = self._eligible(tok)
         tok.thr = (tok.upgrades + 1) * self._bypass_k if (self._bypass_k and eligible) else _BIG
-        doc.tree(tok.rank).insert(tok.pos, tok.thr - tok.bypass_acc)
+        doc.tree_of[tok.rank].insert(tok.pos, tok.thr - tok.bypass_acc)
         tok.in_tree = True
         tok.callable_since = since
         if self._wait_t and eligible:
@@ -1076,7 +1076,7 @@ class Engine:
             heapq.heappush(self._waits, (deadline, tok.issue, tok.wait_ver, tok))
 
     def _remove_callable(self, tok: _Token, now: float) -> None:
-        value = tok.doctor.tree(tok.rank).remove(tok.pos)
+        value = tok.doctor.tree_of[tok.rank].remove(tok.pos)
         tok.bypass_acc = tok.thr - value
         tok.in_tree = False
         assert tok.callable_since is not None
@@ -1150,7 +1150,7 @@ class Engine:
         doc = tok.doctor
         was_callable = tok.in_tree
         if was_callable:
-            tok.bypass_acc = tok.thr - doc.tree(tok.rank).remove(tok.pos)
+            tok.bypass_acc = tok.thr - doc.tree_of[tok.rank].remove(tok.pos)
         tok.rank = ev.rank
         tok.upgrades += 1
         tok.wait_ver += 1
@@ -1163,7 +1163,7 @@ class Engine:
             # the callable period goes on: re-enter at the new rank without closing it
             eligible = self._eligible(tok)
             tok.thr = (tok.upgrades + 1) * self._bypass_k if (self._bypass_k and eligible) else _BIG
-            doc.tree(tok.rank).insert(tok.pos, tok.thr - tok.bypass_acc)
+            doc.tree_of[tok.rank].insert(tok.pos, tok.thr - tok.bypass_acc)
             if self._wait_t and eligible:
                 deadline = since + (tok.upgrades + 1) * self._wait_t - tok.wait_acc
                 heapq.heappush(self._waits, (deadline, tok.issue, tok.wait_ver, tok))
@@ -1224,8 +1224,10 @@ class Engine:
         self._end(tok, COMPLETED, ev.now)
 
     def _release(self, tok: _Token, state: TokenState, now: float) -> None:
+        held = tok.slot
         self._unseat(tok, now)
         self._end(tok, state, now)
+        tok.slot = held  # an ended token's view keeps the slot it held last (its seat is free)
 
     def _on_cancelled(self, ev: Cancelled) -> None:
         self._release(self._tokens[ev.token], CANCELLED, ev.now)
@@ -1263,7 +1265,7 @@ class Engine:
     def _view(self, tok: _Token) -> TokenView:
         bypasses = tok.bypass_acc
         if tok.in_tree:
-            bypasses = tok.thr - tok.doctor.tree(tok.rank).value(tok.pos)
+            bypasses = tok.thr - tok.doctor.tree_of[tok.rank].value(tok.pos)
         return TokenView(
             tok.id,
             tok.patient,

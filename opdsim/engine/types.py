@@ -50,7 +50,7 @@ class TokenView(NamedTuple):
     effective_rank: int  # rank used for serving; starts at the category's rank, lowered by aging
     state: TokenState
     doctor: str
-    slot: int | None  # slot index, None while waitlisted
+    slot: int | None  # slot index held; for ended tokens the last one held (seat freed); None if never seated
     requested_slot: int  # the slot the booking asked for (or was given first)
     queue_seq: int | None  # given at check-in; first come, first served within a rank
     bypasses: int  # tokens with a later queue_seq called before this one while it was callable

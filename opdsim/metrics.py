@@ -1,0 +1,252 @@
+"""Records to frames: what a day of the engine did, per patient, per run and per interval.
+
+The functions here read *records* only: the engine's final token views (:class:`~opdsim.engine.TokenView`),
+its slot tables and, for simulated days, the drawn patient inputs. They work the same on a simulated day and on
+a real day's log replayed with :meth:`Engine.replay`.
+
+Columns and units (all times are clinic minutes since opening [min])
+-------------------------------------------------------------------
+``patients`` (one row per patient):
+    ``patient`` id (stable across policies), ``category``, ``kind`` (booked, walk_in, emergency), ``doctor``,
+    ``slot`` (index of the slot held last, NaN if none), ``token`` (last token id, None if refused),
+    ``booked_at``, ``arrival`` (NaN if never came), ``callable_at`` (the later of check-in and slot start, as
+    the aging clock counts; check-in for emergencies), ``called`` and ``completed`` (NaN if not),
+    ``wait`` (``callable_at`` to the call, or to leaving or the close for those never called; NaN for those
+    never present), ``consultation`` (the drawn length, also for patients never seen), ``overtaken`` (tokens
+    with a later queue number called first while this one was callable), ``upgraded`` (bool),
+    ``displaced`` (times), ``rebooked`` (bool: late past the grace period and booked again),
+    ``state`` (final token state, or ``rejected``), ``starved`` (bool: wait over the starvation limit).
+``summary`` (one row per run): for each category C and for all (no suffix): ``n_C`` present patients,
+    ``wait_mean_C``, ``wait_median_C``, ``wait_p90_C``, ``wait_p95_C``, ``wait_max_C`` [min], ``starved_C``,
+    ``overtaken_mean_C``, ``upgraded_C``; and ``patients``, ``completed``, ``rejected``, ``left_unseen``,
+    ``no_shows``, ``cancellations``, ``unserved``, ``rebooked``, ``overflow_used`` (seats used beyond capacity by
+    emergencies), ``cap_breaches``, ``utilisation`` (consultation minutes / doctor-session minutes),
+    ``overtime_mean`` and ``overtime_max`` (minutes past the session end of each doctor's last completion, >= 0),
+    ``throughput`` (completed per hour of session [1/h]).
+``timeline`` (one row per interval): ``t_start``, ``t_end``, ``queue_length`` (time-average number of
+    patients callable and not yet called), ``busy_doctors`` (time-average), ``arrivals`` (became callable
+    in the interval), ``calls``; for simulated days also ``queue_observed`` and ``busy_observed``, the engine's
+    own queue length and busy doctors read at ``t_start`` by an observer process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from opdsim.engine import Category, SlotView, TokenView
+
+__all__ = ["patients_frame", "summary_frame", "time_integral", "timeline_frame", "tokens_frame"]
+
+_NAMES = [c.name for c in Category]
+
+
+def tokens_frame(views: Iterable[TokenView]) -> pd.DataFrame:
+    """Token views as a frame (one row per token; ``category`` and ``state`` as text)."""
+    df = pd.DataFrame.from_records(list(views), columns=list(TokenView._fields))
+    if len(df):
+        df["category"] = [_NAMES[int(c)] for c in df["category"]]
+        df["state"] = [str(s) for s in df["state"]]
+    return df
+
+
+def _slot_starts(slots: Mapping[str, Sequence[SlotView]]) -> dict[tuple[str, int], float]:
+    return {(doc, s.index): s.start for doc, table in slots.items() for s in table}
+
+
+def patients_frame(
+    population: pd.DataFrame,
+    tokens: pd.DataFrame,
+    token_of: Mapping[int, str],
+    slots: Mapping[str, Sequence[SlotView]],
+    starvation_limit: float,
+    rebooked: NDArray[np.bool_] | None = None,
+) -> pd.DataFrame:
+    """One row per patient from the drawn inputs and the engine's final token records.
+
+    Parameters
+    ----------
+    population : DataFrame
+        The drawn patients (``Population.frame()``), in patient-index order.
+    tokens : DataFrame
+        Final token records (:func:`tokens_frame`).
+    token_of : Mapping[int, str]
+        Patient index -> last token id; patients absent from it never got a token (rejected).
+    slots : Mapping[str, Sequence[SlotView]]
+        Final slot tables per doctor (slot starts include every delay).
+    starvation_limit : float
+        Waits longer than this are starved [min].
+    rebooked : ndarray of bool, optional
+        Patients booked again after their token became a no-show.
+    """
+    n = len(population)
+    out = population[["patient", "category", "kind", "booked_at", "arrival", "consultation"]].copy()
+    tok = tokens.set_index("id") if len(tokens) else tokens
+    ids = [token_of.get(i) for i in range(n)]
+    have = np.array([t is not None for t in ids], dtype=bool)
+    rows = tok.loc[[t for t in ids if t is not None]] if have.any() else tok.iloc[0:0]
+
+    def col(name: str, fill: object) -> NDArray[np.object_]:
+        values = np.full(n, fill, dtype=object)
+        if have.any():
+            values[have] = rows[name].to_numpy(dtype=object)
+        return values
+
+    doctor = col("doctor", None)
+    doctor[~have] = population["booked_doctor"].to_numpy(dtype=object)[~have]
+    slot = col("slot", np.nan).astype(float)
+    checked = col("checked_in_at", np.nan).astype(float)
+    called = col("called_at", np.nan).astype(float)
+    ended = col("ended_at", np.nan).astype(float)
+    state = col("state", "rejected")
+    starts = _slot_starts(slots)
+    slot_start = np.array(
+        [starts.get((d, int(s)), np.nan) if s == s else np.nan for d, s in zip(doctor, slot, strict=True)]
+    )
+    emergency = out["category"].to_numpy() == Category.EMERGENCY.name
+    callable_at = np.where(emergency | np.isnan(slot_start), checked, np.fmax(checked, slot_start))
+    wait_end = np.where(~np.isnan(called), called, np.where(np.isin(state, ["unserved", "left"]), ended, np.nan))
+    wait = np.clip(wait_end - callable_at, 0.0, None)
+    out["doctor"] = doctor
+    out["slot"] = slot
+    out["token"] = np.array(ids, dtype=object)
+    out["callable_at"] = callable_at
+    out["called"] = called
+    out["completed"] = np.where(state == "completed", ended, np.nan)
+    out["wait"] = wait
+    out["overtaken"] = col("bypasses", 0).astype(int)
+    out["upgraded"] = col("upgrades", 0).astype(int) > 0
+    out["displaced"] = col("displacements", 0).astype(int)
+    out["rebooked"] = np.zeros(n, dtype=bool) if rebooked is None else rebooked
+    out["state"] = state.astype(str)
+    out["starved"] = wait > starvation_limit
+    return out
+
+
+def _wait_stats(wait: NDArray[np.float64], suffix: str) -> dict[str, float]:
+    w = wait[~np.isnan(wait)]
+    if not len(w):
+        return {f"wait_{k}{suffix}": np.nan for k in ("mean", "median", "p90", "p95", "max")}
+    p50, p90, p95 = np.percentile(w, [50, 90, 95])
+    return {
+        f"wait_mean{suffix}": float(w.mean()),
+        f"wait_median{suffix}": float(p50),
+        f"wait_p90{suffix}": float(p90),
+        f"wait_p95{suffix}": float(p95),
+        f"wait_max{suffix}": float(w.max()),
+    }
+
+
+def summary_frame(
+    patients: pd.DataFrame,
+    slots: Mapping[str, Sequence[SlotView]],
+    session: tuple[float, float],
+    rejected: int,
+    categories: Sequence[str] = tuple(_NAMES),
+) -> pd.DataFrame:
+    """One row of run-level metrics (see the module docstring).
+
+    Parameters
+    ----------
+    patients : DataFrame
+        :func:`patients_frame` output.
+    slots : Mapping[str, Sequence[SlotView]]
+        Final slot tables per doctor.
+    session : (float, float)
+        Session start and end [min], for utilisation, overtime and throughput.
+    rejected : int
+        Booking requests refused.
+    """
+    row: dict[str, float] = {}
+    wait = patients["wait"].to_numpy(dtype=float)
+    cat = patients["category"].to_numpy()
+    present = ~np.isnan(wait)
+    row.update(_wait_stats(wait, ""))
+    row["n"] = int(present.sum())
+    row["starved"] = int(patients["starved"].sum())
+    row["overtaken_mean"] = float(patients.loc[present, "overtaken"].mean()) if present.any() else np.nan
+    row["upgraded"] = int(patients["upgraded"].sum())
+    for c in categories:
+        mask = cat == c
+        row.update(_wait_stats(wait[mask], f"_{c}"))
+        row[f"n_{c}"] = int((present & mask).sum())
+        row[f"starved_{c}"] = int(patients.loc[mask, "starved"].sum())
+        sel = present & mask
+        row[f"overtaken_mean_{c}"] = float(patients.loc[sel, "overtaken"].mean()) if sel.any() else np.nan
+        row[f"upgraded_{c}"] = int(patients.loc[mask, "upgraded"].sum())
+    state = patients["state"].to_numpy()
+    row["patients"] = len(patients)
+    row["completed"] = int((state == "completed").sum())
+    row["rejected"] = int(rejected)
+    row["left_unseen"] = int((state == "left").sum())
+    row["no_shows"] = int((state == "no_show").sum())
+    row["cancellations"] = int((state == "cancelled").sum())
+    row["unserved"] = int((state == "unserved").sum())
+    row["rebooked"] = int(patients["rebooked"].sum())
+    row["overflow_used"] = int(
+        sum(max(0, s.regular + s.emergencies - s.capacity) for table in slots.values() for s in table)
+    )
+    row["cap_breaches"] = int(sum(s.breaches for table in slots.values() for s in table))
+    start, end = session
+    n_doctors = max(1, len(slots))
+    done = state == "completed"
+    busy = float(
+        np.nansum(patients["completed"].to_numpy(dtype=float)[done] - patients["called"].to_numpy(dtype=float)[done])
+    )
+    row["utilisation"] = busy / (n_doctors * (end - start))
+    last = patients.loc[done].groupby("doctor")["completed"].max()
+    overtime = np.clip(last.reindex(list(slots)).fillna(start).to_numpy(dtype=float) - end, 0.0, None)
+    row["overtime_mean"] = float(overtime.mean()) if len(overtime) else 0.0
+    row["overtime_max"] = float(overtime.max()) if len(overtime) else 0.0
+    row["throughput"] = row["completed"] / ((end - start) / 60.0)
+    return pd.DataFrame([row])
+
+
+def time_integral(
+    starts: NDArray[np.float64], ends: NDArray[np.float64], grid: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Integral from -inf to each grid point of the number of open intervals ``[starts_i, ends_i)`` [min].
+
+    O((n + m) log n): the integral at x is the sum over starts below x of (x - start) minus the same over ends.
+    """
+    out = np.zeros(len(grid))
+    for points, sign in ((starts, 1.0), (ends, -1.0)):
+        p = np.sort(points[~np.isnan(points)])
+        if not len(p):
+            continue
+        cum = np.concatenate(([0.0], np.cumsum(p)))
+        k = np.searchsorted(p, grid, side="left")
+        out += sign * (k * grid - cum[k])
+    return out
+
+
+def timeline_frame(patients: pd.DataFrame, start: float, end: float, interval: float) -> pd.DataFrame:
+    """Queue length and busy doctors per interval of ``interval`` minutes over [start, end) [min]."""
+    grid = np.arange(start, end + interval * 0.5, interval)
+    if grid[-1] < end:
+        grid = np.append(grid, end)
+    grid = grid[grid <= end]
+    callable_at = patients["callable_at"].to_numpy(dtype=float)
+    called = patients["called"].to_numpy(dtype=float)
+    wait = patients["wait"].to_numpy(dtype=float)
+    leave = callable_at + wait  # the call, leaving or the close
+    ok = ~np.isnan(wait)
+    queue = time_integral(callable_at[ok], leave[ok], grid)
+    completed = patients["completed"].to_numpy(dtype=float)
+    seen = ~np.isnan(called)
+    stop = np.where(np.isnan(completed), end, completed)
+    busy = time_integral(called[seen], stop[seen], grid)
+    width = np.diff(grid)
+    return pd.DataFrame(
+        {
+            "t_start": grid[:-1],
+            "t_end": grid[1:],
+            "queue_length": np.diff(queue) / width,
+            "busy_doctors": np.diff(busy) / width,
+            "arrivals": np.histogram(callable_at[ok], bins=grid)[0],
+            "calls": np.histogram(called[seen], bins=grid)[0],
+        }
+    )

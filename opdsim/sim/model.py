@@ -1,0 +1,301 @@
+"""The SimPy model of an OPD day: patients and doctors as processes, every decision the engine's.
+
+Processes
+---------
+* ``script``: walks the day's pre-drawn patient actions in time order (book ahead, cancel, arrive). An
+  arriving booked patient checks in (or, if the token already became a no-show, books again and checks in); a
+  walk-in books at the desk and checks in at once (``doctor=None``: the engine picks the doctor); an emergency
+  goes through :meth:`Engine.emergency`.
+* ``patience``: one per checked-in patient with finite patience; on expiry a patient not yet called leaves.
+* ``doctor``: one per doctor: late start (announced to the engine with :meth:`Engine.delay`), breaks, then
+  ``call_next`` / consult / ``complete`` until the overtime limit. An idle doctor sleeps until woken.
+* ``ticker``: calls :meth:`Engine.tick` exactly at :meth:`Engine.next_due` (slot starts, no-show deadlines,
+  wait-aging thresholds), never by polling; it is woken early when a change brings the next due time forward.
+
+The model holds no queue logic: it only knows who is where in time, and asks the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from opdsim.engine import BookingRejected, Category, Engine, Policy, TokenState
+from opdsim.sim.population import KIND_BOOKED, KIND_EMERGENCY, Population
+
+__all__ = ["DayPlan", "DoctorPlan", "play_day"]
+
+_BOOK, _CANCEL, _ARRIVE = 0, 1, 2
+_CATEGORIES = tuple(Category)
+_WAITING = (TokenState.CHECKED_IN, TokenState.WAITLISTED)
+
+
+class DoctorPlan:
+    """One doctor's day: slots, late start [min] and breaks ``[(at, duration), ...]`` [min]."""
+
+    __slots__ = ("breaks", "id", "last_call", "late", "slots")
+
+    def __init__(
+        self,
+        doctor_id: str,
+        slots: list[tuple[float, float, int]],
+        late: float,
+        breaks: list[tuple[float, float]],
+        last_call: float,
+    ) -> None:
+        self.id = doctor_id
+        self.slots = slots
+        self.late = late
+        self.breaks = breaks
+        self.last_call = last_call  # no call after this clinic time, before any delay is added [min]
+
+
+class DayPlan:
+    """Everything one run needs: the engine policy, the doctors, the patients and the close of day [min]."""
+
+    __slots__ = ("close", "doctors", "policy", "population", "sample_times", "session_start")
+
+    def __init__(
+        self,
+        policy: Policy,
+        doctors: list[DoctorPlan],
+        population: Population,
+        session_start: float,
+        close: float,
+        sample_times: np.ndarray | None = None,
+    ) -> None:
+        self.policy = policy
+        self.doctors = doctors
+        self.population = population
+        self.session_start = session_start
+        self.close = close
+        self.sample_times = sample_times  # instants at which the observer reads the engine's queue [min]
+
+
+class _Day:
+    def __init__(self, plan: DayPlan) -> None:
+        pop = plan.population
+        self.plan = plan
+        self.pop = pop
+        self.eng = Engine(plan.policy)
+        for d in plan.doctors:
+            self.eng.add_doctor(d.id, d.slots)
+        times = np.concatenate([pop.booked_at, pop.cancel_at, pop.arrival])
+        kinds = np.repeat(np.array([_BOOK, _CANCEL, _ARRIVE]), len(pop))
+        who = np.tile(np.arange(len(pop)), 3)
+        real = ~np.isnan(times)
+        # walk-ins and emergencies have no separate booking: they book on arrival
+        real[: len(pop)] &= pop.kind == KIND_BOOKED
+        times, kinds, who = times[real], kinds[real], who[real]
+        order = np.lexsort((who, kinds, times))  # by time, then book < cancel < arrive, then patient order
+        self.actions = list(zip(times[order].tolist(), kinds[order].tolist(), who[order].tolist(), strict=True))
+        start = min(plan.session_start, self.actions[0][0]) if self.actions else plan.session_start
+        self.env = simpy.Environment(initial_time=start)
+        self.token_of: dict[int, str] = {}  # patient index -> current token id
+        self.patient_index = {p: i for i, p in enumerate(pop.patient.tolist())}
+        self.rebooked = np.zeros(len(pop), dtype=bool)
+        self.rejected = np.zeros(len(pop), dtype=bool)
+        self.idle: dict[str, simpy.Event | None] = {d.id: None for d in plan.doctors}
+        self.tick_wake: simpy.Event | None = None
+        self.tick_at = math.inf
+        self.consult = pop.consultation.tolist()
+        self.finite_patience = bool(np.isfinite(pop.patience).any())
+        self.samples: list[tuple[float, int, int]] = []
+
+    # -- signalling between processes
+
+    def wake(self, doctor: str | None = None) -> None:
+        """Wake an idle doctor (or all), and the ticker if the next due time moved earlier."""
+        idle = self.idle
+        if doctor is None:
+            for d, ev in idle.items():
+                if ev is not None:
+                    idle[d] = None
+                    ev.succeed()
+        else:
+            ev = idle[doctor]
+            if ev is not None:
+                idle[doctor] = None
+                ev.succeed()
+        self.check_ticker()
+
+    def check_ticker(self) -> None:
+        """Wake the sleeping ticker if the engine's next due time is now earlier than it planned for."""
+        if self.tick_wake is not None:
+            due = self.eng.next_due()
+            if due is not None and due < self.tick_at:
+                ev = self.tick_wake
+                self.tick_wake = None
+                ev.succeed()
+
+    # -- processes
+
+    def script(self) -> Generator[simpy.Event, Any, None]:
+        env, eng, pop = self.env, self.eng, self.pop
+        categories = pop.category.tolist()
+        kinds_of = pop.kind.tolist()
+        names = pop.patient.tolist()
+        doctor_of = pop.doctor.tolist()
+        slot_of = pop.slot.tolist()
+        patience = pop.patience.tolist()
+        token_of = self.token_of
+        for t, action, i in self.actions:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            now = env.now
+            cat = _CATEGORIES[categories[i]]
+            if action == _BOOK:
+                try:
+                    token_of[i] = eng.book(names[i], cat, doctor_of[i], now=now, slot=slot_of[i]).id
+                except BookingRejected:
+                    self.rejected[i] = True
+                continue
+            if action == _CANCEL:
+                tid = token_of.get(i)
+                if tid is not None and eng.token(tid).state in (
+                    TokenState.BOOKED,
+                    TokenState.WAITLISTED,
+                    TokenState.CHECKED_IN,
+                ):
+                    eng.cancel(tid, now)
+                    self.wake()
+                continue
+            kind = kinds_of[i]
+            if kind == KIND_EMERGENCY:
+                view = eng.emergency(names[i], now=now)
+                token_of[i] = view.id
+                self.wake(view.doctor)
+                continue
+            tid = token_of.get(i)
+            try:
+                if kind != KIND_BOOKED:  # a walk-in: booked at the desk and checked in at once
+                    view = eng.book(names[i], cat, None, now=now, check_in=True)
+                    tid = token_of[i] = view.id
+                    doctor = view.doctor
+                elif tid is None:
+                    continue  # the booking was refused: the patient never had a token
+                else:
+                    state = eng.token(tid).state
+                    if state is TokenState.NO_SHOW:  # late past the grace period: booked again as a new token
+                        self.rebooked[i] = True
+                        view = eng.book(names[i], cat, doctor_of[i], now=now, check_in=True)
+                        tid = token_of[i] = view.id
+                    elif state is TokenState.BOOKED or state is TokenState.WAITLISTED:
+                        eng.check_in(tid, now)
+                    else:
+                        continue  # cancelled while away: nothing to check in
+                    doctor = doctor_of[i]
+            except BookingRejected:
+                self.rejected[i] = True
+                continue
+            self.wake(doctor)
+            if self.finite_patience and patience[i] < math.inf:
+                env.process(self.patience(tid, patience[i]))
+
+    def patience(self, token_id: str, limit: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(limit)
+        if self.eng.closed:
+            return
+        if self.eng.token(token_id).state in _WAITING:
+            self.eng.leave(token_id, self.env.now)
+            self.wake()
+
+    def doctor(self, plan: DoctorPlan) -> Generator[simpy.Event, Any, None]:
+        env, eng = self.env, self.eng
+        doc = plan.id
+        start = plan.slots[0][0]
+        if env.now < start:
+            yield env.timeout(start - env.now)
+        last_call = plan.last_call
+        if plan.late > 0:
+            eng.delay(doc, plan.late, env.now)
+            last_call += plan.late
+            self.wake()
+            yield env.timeout(plan.late)
+        breaks = sorted(plan.breaks)
+        consult = self.consult
+        index = self.patient_index
+        call_next, complete = eng.call_next, eng.complete
+        while env.now < last_call:
+            if breaks and env.now >= breaks[0][0]:
+                yield env.timeout(breaks.pop(0)[1])
+                continue
+            view = call_next(doc, env.now)
+            self.check_ticker()  # a slot opened by this call may bring a wait-aging deadline forward
+            if view is None:
+                until = min(last_call, breaks[0][0]) if breaks else last_call
+                ev = env.event()
+                self.idle[doc] = ev
+                yield ev | env.timeout(until - env.now)
+                self.idle[doc] = None
+                continue
+            yield env.timeout(consult[index[view.patient]])
+            complete(view.id, env.now)
+
+    def ticker(self) -> Generator[simpy.Event, Any, None]:
+        env, eng = self.env, self.eng
+        while True:
+            due = eng.next_due()
+            if due is not None and due <= env.now:
+                eng.tick(env.now)
+                self.wake()
+                continue
+            ev = env.event()
+            self.tick_wake = ev
+            if due is None:
+                self.tick_at = math.inf
+                yield ev
+            else:
+                self.tick_at = due
+                yield ev | env.timeout(due - env.now)
+            self.tick_wake = None
+
+    def observer(self, times: list[float]) -> Generator[simpy.Event, Any, None]:
+        """Read the engine's own queue length and busy doctors at the given instants (an observer hook: the
+        timeline's Little's-law check compares these readings with the patients' waits)."""
+        env, eng = self.env, self.eng
+        doctors = [d.id for d in self.plan.doctors]
+        for t in times:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            queued = sum(eng.queue_length(d) for d in doctors)
+            busy = sum(eng.busy_with(d) is not None for d in doctors)
+            self.samples.append((t, queued, busy))
+
+    def run(self) -> Engine:
+        env = self.env
+        if self.plan.sample_times is not None:
+            env.process(self.observer([t for t in self.plan.sample_times.tolist() if t >= env.now]))
+        env.process(self.script())
+        for d in self.plan.doctors:
+            env.process(self.doctor(d))
+        env.process(self.ticker())
+        env.run(until=self.plan.close)
+        self.eng.close_day(self.plan.close)
+        return self.eng
+
+
+def play_day(plan: DayPlan) -> tuple[Engine, dict[int, str], np.ndarray, np.ndarray, np.ndarray]:
+    """Play one day through a fresh engine.
+
+    Returns
+    -------
+    engine : Engine
+        The engine after ``close_day``; its event log is the day's trace.
+    token_of : dict
+        Patient index -> the patient's last token id (absent for patients who never got one).
+    rebooked : ndarray of bool
+        Patients who arrived after their token became a no-show and were booked again.
+    rejected : ndarray of bool
+        Patients refused a token.
+    samples : ndarray, shape (k, 3)
+        Observer readings (time [min], callable tokens, busy doctors) at ``plan.sample_times``.
+    """
+    day = _Day(plan)
+    eng = day.run()
+    samples = np.array(day.samples, dtype=float).reshape(-1, 3)
+    return eng, day.token_of, day.rebooked, day.rejected, samples
