@@ -767,19 +767,27 @@ class Engine:
         if not self._policy.auto_no_show:
             return
         ns = self._noshows
-        freed: list[tuple[_Doctor, int]] = []
         while ns and ns[0][0] <= now:
-            _, issue, ver, tok = heapq.heappop(ns)
-            if tok.state is not BOOKED or tok.seat_ver != ver:
-                continue
-            actual = self._deadline(tok)
-            if actual > now:
-                heapq.heappush(ns, (actual, issue, ver, tok))
-                continue
-            assert tok.slot is not None
-            freed.append((tok.doctor, tok.slot))
-            self._emit(NoShow(now, tok.id))
-        self._refill(freed, now)
+            # collect every token due by now, then mark them in (deadline, issue) order: the order must not depend
+            # on how stale the heap's entries were (a query such as next_due() refreshes them)
+            due: list[tuple[float, int, _Token]] = []
+            while ns and ns[0][0] <= now:
+                _, issue, ver, tok = heapq.heappop(ns)
+                if tok.state is not BOOKED or tok.seat_ver != ver:
+                    continue
+                actual = self._deadline(tok)
+                if actual > now:
+                    heapq.heappush(ns, (actual, issue, ver, tok))
+                else:
+                    due.append((actual, issue, tok))
+            due.sort(key=lambda d: (d[0], d[1]))
+            freed: list[tuple[_Doctor, int]] = []
+            for _, _, tok in due:
+                assert tok.slot is not None
+                freed.append((tok.doctor, tok.slot))
+                self._emit(NoShow(now, tok.id))
+            # refilled seats may already be past their deadline (grace 0): loop until nothing is due
+            self._refill(freed, now)
 
     def close_day(self, now: float) -> None:
         """End the day: the patient being seen is completed, every other active token becomes unserved."""
@@ -804,13 +812,21 @@ class Engine:
             raise InvalidRequest(f"replay: the log must start with EngineStarted, not {first!r}")
         eng = cls(first.policy)
         for ev in it:
-            if isinstance(ev, Rejected):
-                eng._log.append(ev)
-                continue
-            if isinstance(ev, EngineStarted):
-                raise InvalidRequest("replay: EngineStarted may only open the log")
-            eng._emit(ev)
+            eng.apply(ev)
         return eng
+
+    def apply(self, event: Event) -> None:
+        """Apply one logged event, as :meth:`replay` does (for stepping through a log, e.g. a live view).
+
+        Events must come from an engine's log, in order, after its ``EngineStarted``; ``Rejected`` audit records
+        are logged and change nothing.
+        """
+        if isinstance(event, EngineStarted):
+            raise InvalidRequest("apply: EngineStarted may only open the log")
+        if isinstance(event, Rejected):
+            self._log.append(event)
+            return
+        self._emit(event)
 
     # ------------------------------------------------------------------ decisions (read the state only)
 
