@@ -1,0 +1,215 @@
+"""Sweep files: a base scenario, a grid of dotted parameter paths, replications and a seed.
+
+::
+
+    scenario = "standard_day.toml"          # relative to this file
+    replications = 30                       # or "auto" (then precision = 0.05, relative half-width)
+    seed = 2026
+    [grid]
+    "policy.aging_threshold" = [1, 2, 3, 5, 8, 13, "off"]
+    "demand.emergency.rate_per_hour" = [0.5, 1, 2, 4]
+
+Grid paths are the scenario's dotted paths (those :meth:`Scenario.replace` takes). Values are stored as written:
+a column whose values mix numbers and text (``"off"``) is stored as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opdsim.sim.errors import ScenarioError
+from opdsim.sim.scenario import Scenario
+
+__all__ = ["SweepError", "SweepSpec"]
+
+AUTO_MIN = 5  # replications run before "auto" first looks at the interval
+AUTO_MAX = 200  # "auto" never asks for more
+
+
+class SweepError(ScenarioError):
+    """A sweep file or a sweep call is invalid; the message names the file, the field and the value."""
+
+
+def _err(source: str, name: str, detail: str) -> SweepError:
+    return SweepError(name, detail, source=source)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The base scenario.
+    grid : Mapping[str, tuple]
+        Dotted path -> values, in file order. Empty for a single scenario.
+    replications : int or "auto"
+        Replications per grid point; "auto" picks the number (Hoad, Robinson and Davies 2010).
+    seed : int
+        Replication r uses streams (seed, r) at every grid point (common random numbers).
+    precision : float
+        Target relative half-width of the 95% interval for ``replications = "auto"``.
+    name : str
+        Study name (results folder name by default).
+    source : str
+        Where the spec came from, for messages.
+    """
+
+    scenario: Scenario
+    grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    replications: int | str = 10
+    seed: int = 0
+    precision: float = 0.05
+    name: str = "study"
+    source: str = "<sweep>"
+    scenario_file: str | None = None
+
+    def __post_init__(self) -> None:
+        src = self.source
+        reps = self.replications
+        if reps != "auto" and (isinstance(reps, bool) or not isinstance(reps, int) or reps < 2):
+            raise _err(src, "replications", f'{reps!r} must be a whole number >= 2 or "auto"')
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise _err(src, "seed", f"{self.seed!r} must be a whole number >= 0")
+        if not (isinstance(self.precision, int | float) and 0 < self.precision < 1):
+            raise _err(src, "precision", f"{self.precision!r} must be between 0 and 1")
+        grid: dict[str, tuple[Any, ...]] = {}
+        for path, values in self.grid.items():
+            if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+                raise _err(src, f"grid.{path}", f"{values!r} is not a non-empty list")
+            grid[str(path)] = tuple(values)
+        object.__setattr__(self, "grid", grid)
+        # every grid point must give a valid scenario; an unknown path fails here, naming it
+        for point in self.points():
+            try:
+                self.scenario_at(point)
+            except ScenarioError as error:
+                raise _err(src, f"grid.{error.field}", error.detail) from None
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> SweepSpec:
+        """Read a sweep file (see the module docstring)."""
+        p = Path(path)
+        src = str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise _err(src, "file", "no such file") from None
+        except OSError as error:
+            raise _err(src, "file", f"cannot be read ({error.strerror})") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise _err(src, "file", f"malformed TOML: {error}") from None
+        return cls.from_dict(data, base_dir=p.parent, source=src, name=p.stem)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], base_dir: str | os.PathLike[str] = ".", source: str = "<sweep>", name: str = "study"
+    ) -> SweepSpec:
+        """Build from the parsed contents of a sweep file; ``scenario`` is resolved against ``base_dir``."""
+        allowed = {"scenario", "replications", "seed", "precision", "grid", "name"}
+        for key in data:
+            if key not in allowed:
+                raise _err(source, str(key), "unknown field (expected " + ", ".join(sorted(allowed)) + ")")
+        if "scenario" not in data:
+            raise _err(source, "scenario", "missing")
+        scen = data["scenario"]
+        if not isinstance(scen, str):
+            raise _err(source, "scenario", f"{scen!r} is not a file name")
+        scenario_path = Path(base_dir) / scen
+        scenario = Scenario.from_toml(scenario_path)
+        grid = data.get("grid", {})
+        if not isinstance(grid, Mapping):
+            raise _err(source, "grid", f"{grid!r} is not a table")
+        return cls(
+            scenario=scenario,
+            grid=dict(grid),
+            replications=data.get("replications", 10),
+            seed=data.get("seed", 0),
+            precision=data.get("precision", 0.05),
+            name=str(data.get("name", name)),
+            source=source,
+            scenario_file=str(scenario_path),
+        )
+
+    @classmethod
+    def single(cls, scenario: Scenario, replications: int, seed: int, name: str | None = None) -> SweepSpec:
+        """A study of one scenario (no grid)."""
+        return cls(scenario, {}, replications, seed, name=name or scenario.name, source=scenario.source)
+
+    # ---------------------------------------------------------------- grid
+
+    @property
+    def paths(self) -> list[str]:
+        """Grid paths in file order."""
+        return list(self.grid)
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every grid point (the cartesian product, first path varying slowest); [{}] without a grid."""
+        keys = self.paths
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.grid.values())]
+
+    def scenario_at(self, point: Mapping[str, Any]) -> Scenario:
+        """The scenario at one grid point."""
+        return self.scenario.replace(**point) if point else self.scenario
+
+    def column_values(self, path: str, value: Any) -> Any:
+        """A grid value as stored: text when the path's values mix numbers and text, else as written."""
+        values = self.grid[path]
+        mixed = any(isinstance(v, str) for v in values) and not all(isinstance(v, str) for v in values)
+        return str(value) if mixed else value
+
+    # ---------------------------------------------------------------- identity
+
+    def to_dict(self) -> dict[str, Any]:
+        """Full resolved configuration (the base scenario included), JSON-ready."""
+        return {
+            "name": self.name,
+            "replications": self.replications,
+            "seed": self.seed,
+            "precision": self.precision,
+            "grid": {k: list(v) for k, v in self.grid.items()},
+            "scenario": self.scenario.to_dict(),
+            "scenario_file": self.scenario_file,
+            "source": self.source,
+        }
+
+    def fingerprint(self) -> str:
+        """SHA-256 of everything that decides the results (not the file names)."""
+        ident = {k: v for k, v in self.to_dict().items() if k not in ("source", "scenario_file", "name")}
+        text = json.dumps(ident, sort_keys=True, default=_json_default)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @classmethod
+    def from_manifest(cls, config: Mapping[str, Any], source: str) -> SweepSpec:
+        """Rebuild the spec recorded in a results manifest (for ``regress``)."""
+        scenario = Scenario.from_dict(config["scenario"], source=f"{source} (baseline scenario)")
+        return cls(
+            scenario=scenario,
+            grid={k: tuple(v) for k, v in config["grid"].items()},
+            replications=config["replications"],
+            seed=config["seed"],
+            precision=config["precision"],
+            name=config["name"],
+            source=source,
+            scenario_file=config.get("scenario_file"),
+        )
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return str(value)
