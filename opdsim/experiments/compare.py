@@ -29,8 +29,11 @@ def compare_results(a: Results, b: Results, metrics: Sequence[str] | None = None
     seeds_a = set(a.summary["seed"].unique())
     seeds_b = set(b.summary["seed"].unique())
     if seeds_a != seeds_b:
-        raise SweepError("seed", f"the studies use different seeds ({sorted(seeds_a)} and {sorted(seeds_b)}); "
-                         "a paired comparison needs common random numbers")
+        raise SweepError(
+            "seed",
+            f"the studies use different seeds ({sorted(seeds_a)} and {sorted(seeds_b)}); "
+            "a paired comparison needs common random numbers",
+        )
     return paired_table(a.summary, b.summary, a.grid, metrics)
 
 
@@ -96,12 +99,25 @@ def regress(
     spec = SweepSpec.from_manifest(base.manifest["config"], source=str(baseline))
     if candidate is not None:
         scenario = _candidate_scenario(Path(candidate))
-        spec = SweepSpec(scenario, spec.grid, spec.replications if spec.replications != "auto"
-                         else int(base.manifest["replications"]), spec.seed, spec.precision, spec.name,
-                         str(candidate))
+        spec = SweepSpec(
+            scenario,
+            spec.grid,
+            spec.replications if spec.replications != "auto" else int(base.manifest["replications"]),
+            spec.seed,
+            spec.precision,
+            spec.name,
+            str(candidate),
+        )
     elif spec.replications == "auto":
-        spec = SweepSpec(spec.scenario, spec.grid, int(base.manifest["replications"]), spec.seed,
-                         spec.precision, spec.name, spec.source)
+        spec = SweepSpec(
+            spec.scenario,
+            spec.grid,
+            int(base.manifest["replications"]),
+            spec.seed,
+            spec.precision,
+            spec.name,
+            spec.source,
+        )
     new = sweep(spec, workers=workers, scheduler=scheduler, progress=progress)
     metrics = lower_is_better([m for m in metric_columns(base.summary, base.grid) if m in new.summary.columns])
     tests = paired_table(base.summary, new.summary, base.grid, metrics)

@@ -7,6 +7,7 @@ store sorts by grid point and replication before writing.
 
 from __future__ import annotations
 
+import importlib
 import os
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -129,14 +130,17 @@ def _run_dask(
     config: Mapping[str, Any], key: str, tasks: Sequence[Task], keep: bool, address: str
 ) -> Iterator[Outcome]:
     try:
-        from distributed import Client, as_completed
+        distributed: Any = importlib.import_module("distributed")  # untyped package: used through Any
     except ImportError as error:  # pragma: no cover - the "distributed" extra is part of make setup
-        raise RuntimeError("running on a Dask cluster needs the 'distributed' extra: pip install opdsim[distributed]") from error
-    client: Any = Client(address, set_as_default=False)
+        raise RuntimeError(
+            "running on a Dask cluster needs the 'distributed' extra: pip install opdsim[distributed]"
+        ) from error
+    client = distributed.Client(address, set_as_default=False)
     try:
-        futures = client.map(execute, [config] * len(tasks), [key] * len(tasks), list(tasks), [keep] * len(tasks), pure=False)
-        for fut in as_completed(futures):
+        futures = client.map(
+            execute, [config] * len(tasks), [key] * len(tasks), list(tasks), [keep] * len(tasks), pure=False
+        )
+        for fut in distributed.as_completed(futures):
             yield fut.result()
     finally:
         client.close()
-

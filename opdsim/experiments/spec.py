@@ -117,7 +117,11 @@ class SweepSpec:
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], base_dir: str | os.PathLike[str] = ".", source: str = "<sweep>", name: str = "study"
+        cls,
+        data: Mapping[str, Any],
+        base_dir: str | os.PathLike[str] = ".",
+        source: str = "<sweep>",
+        name: str = "study",
     ) -> SweepSpec:
         """Build from the parsed contents of a sweep file; ``scenario`` is resolved against ``base_dir``."""
         allowed = {"scenario", "replications", "seed", "precision", "grid", "name"}

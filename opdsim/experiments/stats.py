@@ -73,8 +73,15 @@ def summary_table(summary: pd.DataFrame, grid: Sequence[str], level: float = 0.9
         for m in metrics:
             mean, half, n = interval(frame[m].to_numpy(dtype=float), level)
             rows.append(
-                {**point, "metric": m, "mean": mean, "ci_low": mean - half, "ci_high": mean + half,
-                 "half_width": half, "n": n}
+                {
+                    **point,
+                    "metric": m,
+                    "mean": mean,
+                    "ci_low": mean - half,
+                    "ci_high": mean + half,
+                    "half_width": half,
+                    "n": n,
+                }
             )
     return pd.DataFrame(rows)
 
@@ -130,7 +137,7 @@ def paired_table(
     return pd.DataFrame(rows)
 
 
-def holm(p_values: Sequence[float], alpha: float = 0.05) -> np.ndarray:
+def holm(p_values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> np.ndarray:
     """Holm's step-down procedure: which hypotheses are rejected at family-wise error ``alpha``."""
     p = np.asarray(p_values, dtype=float)
     m = len(p)

@@ -111,8 +111,13 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(tmp, path)
 
 
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    _write_atomic(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8"))
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    _write_atomic(path, lambda p: _write_text(p, text))
 
 
 def _frame_with_grid(spec: SweepSpec, outcomes: list[Outcome], which: str) -> pd.DataFrame:
@@ -145,11 +150,18 @@ class _Store:
         if manifest_path.exists():
             old = json.loads(manifest_path.read_text(encoding="utf-8"))
             if not resume:
-                raise SweepError("out", f"{out} already holds results of {old.get('name')!r}; pass --resume to "
-                                 "complete them or choose another folder", source=spec.source)
+                raise SweepError(
+                    "out",
+                    f"{out} already holds results of {old.get('name')!r}; pass --resume to "
+                    "complete them or choose another folder",
+                    source=spec.source,
+                )
             if old.get("fingerprint") != fingerprint:
-                raise SweepError("file", f"changed since the sweep in {out} started (fingerprint differs); "
-                                 "refusing to resume into it", source=spec.source)
+                raise SweepError(
+                    "file",
+                    f"changed since the sweep in {out} started (fingerprint differs); refusing to resume into it",
+                    source=spec.source,
+                )
             self.manifest: dict[str, Any] = old
             self.manifest["resumed"] = self.manifest.get("resumed", 0) + 1
         else:
@@ -236,9 +248,8 @@ def _run(
     for t in tasks:
         expected[t.point_index] = expected.get(t.point_index, 0) + 1
     failed_points: set[int] = set()
-    done = 0
-    for outcome in run_tasks(spec.scenario, spec.fingerprint(), tasks, keep, workers, scheduler):
-        done += 1
+    outcomes = run_tasks(spec.scenario, spec.fingerprint(), tasks, keep, workers, scheduler)
+    for done, outcome in enumerate(outcomes, start=1):
         t = outcome.task
         if outcome.error is not None:
             failures.append((dict(t.point), t.seed, t.replication, outcome.error))
@@ -305,11 +316,17 @@ def sweep(
     else:
         reps = int(spec.replications)
         skip = store.done_points() if store is not None else set()
-        tasks = [
-            Task(i, p, spec.seed, r) for i, p in enumerate(points) if i not in skip for r in range(reps)
-        ]
-        outcomes = _run(spec, tasks, keep_patients, workers, scheduler,
-                        store.write_point if store is not None else None, progress, failures)
+        tasks = [Task(i, p, spec.seed, r) for i, p in enumerate(points) if i not in skip for r in range(reps)]
+        outcomes = _run(
+            spec,
+            tasks,
+            keep_patients,
+            workers,
+            scheduler,
+            store.write_point if store is not None else None,
+            progress,
+            failures,
+        )
     if failures:
         raise ReplicationFailed(failures)
     if store is not None:
@@ -330,8 +347,11 @@ def _complete(out: Path, spec: SweepSpec) -> bool:
         return False
     manifest = json.loads(path.read_text(encoding="utf-8"))
     if manifest.get("fingerprint") != spec.fingerprint():
-        raise SweepError("file", f"changed since the sweep in {out} started (fingerprint differs); "
-                         "refusing to resume into it", source=spec.source)
+        raise SweepError(
+            "file",
+            f"changed since the sweep in {out} started (fingerprint differs); refusing to resume into it",
+            source=spec.source,
+        )
     return bool(manifest.get("state") == "complete")
 
 
@@ -410,4 +430,3 @@ def load_results(path: str | os.PathLike[str]) -> Results:
     patients = pd.read_parquet(patients_path) if patients_path.exists() else None
     grid = list(manifest["config"]["grid"])
     return Results(summary, grid, patients, manifest)
-
