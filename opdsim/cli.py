@@ -118,10 +118,13 @@ def run(
     workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")] = None,
 ) -> None:
     """Run one scenario: replications, then a summary table with 95% intervals."""
-    from opdsim.experiments import replicate
+    from opdsim.experiments import SweepSpec, replicate
+    from opdsim.experiments.study import check_output
     from opdsim.sim.scenario import Scenario
 
     spec = Scenario.from_toml(scenario)
+    if out is not None:
+        check_output(SweepSpec.single(spec, replications, seed), out, resume=False)
     with _progress(spec.name) as progress:
         results = replicate(
             spec, replications, seed, workers=workers, out=out, keep_patients=keep_patients, progress=progress
@@ -143,10 +146,12 @@ def sweep(
     """Run a parameter sweep with progress, writing grid points as they finish."""
     from opdsim.experiments import ReplicationFailed, SweepSpec
     from opdsim.experiments import sweep as run_sweep
+    from opdsim.experiments.study import check_output
 
     if workers is not None and scheduler is not None:
         raise typer.BadParameter("give --workers or --scheduler, not both")
     spec = SweepSpec.from_toml(sweep_file)
+    check_output(spec, out, resume)
     try:
         with _progress(spec.name) as progress:
             results = run_sweep(

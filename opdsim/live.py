@@ -7,6 +7,7 @@ clinic minutes per second of wall time.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, deque
 
@@ -44,6 +45,8 @@ SHOWN = 14  # tokens shown per queue
 
 
 def _clock(minutes: float) -> str:
+    if not math.isfinite(minutes):
+        return "--:--"  # before anything happened (doctors are added before the first call)
     m = round(minutes)
     sign = "-" if m < 0 else ""
     return f"{sign}{abs(m) // 60:d}:{abs(m) % 60:02d}"
@@ -93,6 +96,8 @@ def run_live(scenario: Scenario, speed: float = 20.0, seed: int = 0, console: Co
     with Live(render(eng, 0.0, issued, done, log), console=console, refresh_per_second=8, transient=False) as live:
         for ev in events[1:]:
             now = getattr(ev, "now", 0.0)
+            if not math.isfinite(now):
+                now = 0.0
             if speed > 0 and shown_at is not None and now > shown_at:
                 time.sleep(min(1.0, (now - shown_at) / speed))
             eng.apply(ev)

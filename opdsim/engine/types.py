@@ -60,7 +60,9 @@ class TokenView(NamedTuple):
     checked_in_at: float | None
     called_at: float | None
     ended_at: float | None  # completion, cancellation, no-show, leaving or close of day
-    estimated_call: float | None  # see Engine.estimated_call; None for terminal or unseated tokens
+    estimated_call: (
+        float | None
+    )  # see Engine.estimated_call: the call time once called; None if ended unseen or unseated
 
 
 class SlotView(NamedTuple):

@@ -135,7 +135,8 @@ def _run_dask(
         raise RuntimeError(
             "running on a Dask cluster needs the 'distributed' extra: pip install opdsim[distributed]"
         ) from error
-    client = distributed.Client(address, set_as_default=False)
+    # as_completed finds the client through the default, so this client is the default while it runs
+    client = distributed.Client(address, set_as_default=True)
     try:
         futures = client.map(
             execute, [config] * len(tasks), [key] * len(tasks), list(tasks), [keep] * len(tasks), pure=False

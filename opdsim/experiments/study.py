@@ -37,7 +37,7 @@ from opdsim.experiments.spec import AUTO_MAX, AUTO_MIN, SweepError, SweepSpec
 from opdsim.experiments.stats import relative_half_width, summary_table
 from opdsim.sim.scenario import Scenario
 
-__all__ = ["ReplicationFailed", "Results", "load_results", "replicate", "sweep"]
+__all__ = ["ReplicationFailed", "Results", "check_output", "load_results", "replicate", "sweep"]
 
 AUTO_METRIC = "wait_mean"  # the metric whose precision "auto" controls
 AUTO_LOOKAHEAD = 5  # Hoad et al.'s kLimit: the precision must hold for this many further replications
@@ -338,6 +338,23 @@ def sweep(
     if auto_choice is not None:
         manifest["auto_replications"] = auto_choice
     return Results(summary, spec.paths, patients, manifest)
+
+
+def check_output(spec: SweepSpec, out: str | os.PathLike[str], resume: bool) -> None:
+    """Raise the error a sweep into ``out`` would raise before running anything (an existing folder without
+    ``resume``, or a sweep changed since the folder's one started)."""
+    path = Path(out) / "manifest.json"
+    if not path.exists():
+        return
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if not resume:
+        raise SweepError(
+            "out",
+            f"{out} already holds results of {manifest.get('name')!r}; pass --resume to "
+            "complete them or choose another folder",
+            source=spec.source,
+        )
+    _complete(Path(out), spec)
 
 
 def _complete(out: Path, spec: SweepSpec) -> bool:

@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable
 
 import pytest
-from invariants import check_closed, check_invariants, ids, issued_tokens, unchanged
 
 from opdsim.engine import Engine, Policy
 from opdsim.engine.errors import (
@@ -34,6 +33,7 @@ from opdsim.engine.events import (
     Upgraded,
 )
 from opdsim.engine.types import Category, TokenState
+from tests.engine.invariants import check_closed, check_invariants, ids, issued_tokens, unchanged
 
 C = Category
 S = TokenState

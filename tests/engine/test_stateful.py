@@ -17,13 +17,13 @@ from typing import Any, ClassVar
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from invariants import check_closed, check_invariants, issued_tokens
-from strategies import PATIENTS, REQUEST_IDS, categories, clinics, policies, time_steps
 
 from opdsim.engine import Engine
 from opdsim.engine.errors import OpdsimError
 from opdsim.engine.events import Rejected, Upgraded
 from opdsim.engine.types import ACTIVE_STATES, TERMINAL_STATES, TokenState, TokenView
+from tests.engine.invariants import check_closed, check_invariants, issued_tokens
+from tests.engine.strategies import PATIENTS, REQUEST_IDS, categories, clinics, policies, time_steps
 
 Op = tuple[str, tuple[Any, ...], dict[str, Any]]
 Outcome = tuple[str, Any]  # ("ok", return value) or ("err", error class name)

@@ -8,7 +8,7 @@ import pytest
 
 from opdsim.sim.scenario import Scenario
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,5 @@
+"""``python -m opdsim``: the same as the ``opdsim`` command."""
+
+from opdsim.cli import main
+
+main()
