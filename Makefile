@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit slow bench clean
+.PHONY: setup demo test lint typecheck unit slow bench baseline clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,11 @@ slow: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Regenerate the regression baseline after an intended change of results (review the diff, then commit it).
+baseline: setup
+	rm -rf tests/baselines/standard
+	$(BIN)/opdsim sweep tests/baselines/regression_sweep.toml --out tests/baselines/standard
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -32,6 +32,7 @@ Columns and units (all times are clinic minutes since opening [min])
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,11 +47,13 @@ _NAMES = [c.name for c in Category]
 
 def tokens_frame(views: Iterable[TokenView]) -> pd.DataFrame:
     """Token views as a frame (one row per token; ``category`` and ``state`` as text)."""
-    df = pd.DataFrame.from_records(list(views), columns=list(TokenView._fields))
-    if len(df):
-        df["category"] = [_NAMES[int(c)] for c in df["category"]]
-        df["state"] = [str(s) for s in df["state"]]
-    return df
+    rows = list(views)
+    if not rows:
+        return pd.DataFrame(columns=list(TokenView._fields))
+    columns = dict(zip(TokenView._fields, (list(c) for c in zip(*rows, strict=True)), strict=True))
+    columns["category"] = np.asarray(_NAMES, dtype=object)[np.asarray(columns["category"], dtype=np.int64)].tolist()
+    columns["state"] = [str(s) for s in columns["state"]]
+    return pd.DataFrame(columns)
 
 
 def _slot_starts(slots: Mapping[str, Sequence[SlotView]]) -> dict[tuple[str, int], float]:
@@ -83,47 +86,62 @@ def patients_frame(
         Patients booked again after their token became a no-show.
     """
     n = len(population)
-    out = population[["patient", "category", "kind", "booked_at", "arrival", "consultation"]].copy()
-    tok = tokens.set_index("id") if len(tokens) else tokens
+    position = {tid: i for i, tid in enumerate(tokens["id"].tolist())} if len(tokens) else {}
     ids = [token_of.get(i) for i in range(n)]
-    have = np.array([t is not None for t in ids], dtype=bool)
-    rows = tok.loc[[t for t in ids if t is not None]] if have.any() else tok.iloc[0:0]
+    where = np.array([position[t] if t is not None else -1 for t in ids], dtype=np.int64)
+    have = where >= 0
+    rows = where[have]
 
-    def col(name: str, fill: object) -> NDArray[np.object_]:
-        values = np.full(n, fill, dtype=object)
-        if have.any():
-            values[have] = rows[name].to_numpy(dtype=object)
+    def col(name: str, fill: object, dtype: Any = object) -> NDArray[Any]:
+        values = np.full(n, fill, dtype=dtype)
+        if len(rows):
+            values[have] = tokens[name].to_numpy(dtype=dtype)[rows]
         return values
 
     doctor = col("doctor", None)
     doctor[~have] = population["booked_doctor"].to_numpy(dtype=object)[~have]
-    slot = col("slot", np.nan).astype(float)
-    checked = col("checked_in_at", np.nan).astype(float)
-    called = col("called_at", np.nan).astype(float)
-    ended = col("ended_at", np.nan).astype(float)
+    slot = col("slot", np.nan, float)
+    checked = col("checked_in_at", np.nan, float)
+    called = col("called_at", np.nan, float)
+    ended = col("ended_at", np.nan, float)
     state = col("state", "rejected")
     starts = _slot_starts(slots)
     slot_start = np.array(
-        [starts.get((d, int(s)), np.nan) if s == s else np.nan for d, s in zip(doctor, slot, strict=True)]
+        [
+            starts.get((d, int(s)), np.nan) if s == s else np.nan
+            for d, s in zip(doctor.tolist(), slot.tolist(), strict=True)
+        ],
+        dtype=float,
     )
-    emergency = out["category"].to_numpy() == Category.EMERGENCY.name
+    category = population["category"].to_numpy()
+    emergency = category == Category.EMERGENCY.name
     callable_at = np.where(emergency | np.isnan(slot_start), checked, np.fmax(checked, slot_start))
-    wait_end = np.where(~np.isnan(called), called, np.where(np.isin(state, ["unserved", "left"]), ended, np.nan))
+    stopped = (state == "unserved") | (state == "left")
+    wait_end = np.where(~np.isnan(called), called, np.where(stopped, ended, np.nan))
     wait = np.clip(wait_end - callable_at, 0.0, None)
-    out["doctor"] = doctor
-    out["slot"] = slot
-    out["token"] = np.array(ids, dtype=object)
-    out["callable_at"] = callable_at
-    out["called"] = called
-    out["completed"] = np.where(state == "completed", ended, np.nan)
-    out["wait"] = wait
-    out["overtaken"] = col("bypasses", 0).astype(int)
-    out["upgraded"] = col("upgrades", 0).astype(int) > 0
-    out["displaced"] = col("displacements", 0).astype(int)
-    out["rebooked"] = np.zeros(n, dtype=bool) if rebooked is None else rebooked
-    out["state"] = state.astype(str)
-    out["starved"] = wait > starvation_limit
-    return out
+    return pd.DataFrame(
+        {
+            "patient": population["patient"].to_numpy(),
+            "category": category,
+            "kind": population["kind"].to_numpy(),
+            "booked_at": population["booked_at"].to_numpy(),
+            "arrival": population["arrival"].to_numpy(),
+            "consultation": population["consultation"].to_numpy(),
+            "doctor": doctor,
+            "slot": slot,
+            "token": np.array(ids, dtype=object),
+            "callable_at": callable_at,
+            "called": called,
+            "completed": np.where(state == "completed", ended, np.nan),
+            "wait": wait,
+            "overtaken": col("bypasses", 0, np.int64),
+            "upgraded": col("upgrades", 0, np.int64) > 0,
+            "displaced": col("displacements", 0, np.int64),
+            "rebooked": np.zeros(n, dtype=bool) if rebooked is None else rebooked,
+            "state": state.astype(str),
+            "starved": wait > starvation_limit,
+        }
+    )
 
 
 def _wait_stats(wait: NDArray[np.float64], suffix: str) -> dict[str, float]:
@@ -163,42 +181,43 @@ def summary_frame(
     row: dict[str, float] = {}
     wait = patients["wait"].to_numpy(dtype=float)
     cat = patients["category"].to_numpy()
+    starved = patients["starved"].to_numpy(dtype=bool)
+    overtaken = patients["overtaken"].to_numpy(dtype=float)
+    upgraded = patients["upgraded"].to_numpy(dtype=bool)
+    state = patients["state"].to_numpy()
     present = ~np.isnan(wait)
     row.update(_wait_stats(wait, ""))
     row["n"] = int(present.sum())
-    row["starved"] = int(patients["starved"].sum())
-    row["overtaken_mean"] = float(patients.loc[present, "overtaken"].mean()) if present.any() else np.nan
-    row["upgraded"] = int(patients["upgraded"].sum())
+    row["starved"] = int(starved.sum())
+    row["overtaken_mean"] = float(overtaken[present].mean()) if present.any() else np.nan
+    row["upgraded"] = int(upgraded.sum())
     for c in categories:
         mask = cat == c
-        row.update(_wait_stats(wait[mask], f"_{c}"))
-        row[f"n_{c}"] = int((present & mask).sum())
-        row[f"starved_{c}"] = int(patients.loc[mask, "starved"].sum())
         sel = present & mask
-        row[f"overtaken_mean_{c}"] = float(patients.loc[sel, "overtaken"].mean()) if sel.any() else np.nan
-        row[f"upgraded_{c}"] = int(patients.loc[mask, "upgraded"].sum())
-    state = patients["state"].to_numpy()
+        row.update(_wait_stats(wait[mask], f"_{c}"))
+        row[f"n_{c}"] = int(sel.sum())
+        row[f"starved_{c}"] = int(starved[mask].sum())
+        row[f"overtaken_mean_{c}"] = float(overtaken[sel].mean()) if sel.any() else np.nan
+        row[f"upgraded_{c}"] = int(upgraded[mask].sum())
     row["patients"] = len(patients)
-    row["completed"] = int((state == "completed").sum())
+    done = state == "completed"
+    row["completed"] = int(done.sum())
     row["rejected"] = int(rejected)
     row["left_unseen"] = int((state == "left").sum())
     row["no_shows"] = int((state == "no_show").sum())
     row["cancellations"] = int((state == "cancelled").sum())
     row["unserved"] = int((state == "unserved").sum())
-    row["rebooked"] = int(patients["rebooked"].sum())
+    row["rebooked"] = int(patients["rebooked"].to_numpy(dtype=bool).sum())
     row["overflow_used"] = int(
         sum(max(0, s.regular + s.emergencies - s.capacity) for table in slots.values() for s in table)
     )
     row["cap_breaches"] = int(sum(s.breaches for table in slots.values() for s in table))
     start, end = session
-    n_doctors = max(1, len(slots))
-    done = state == "completed"
-    busy = float(
-        np.nansum(patients["completed"].to_numpy(dtype=float)[done] - patients["called"].to_numpy(dtype=float)[done])
-    )
-    row["utilisation"] = busy / (n_doctors * (end - start))
-    last = patients.loc[done].groupby("doctor")["completed"].max()
-    overtime = np.clip(last.reindex(list(slots)).fillna(start).to_numpy(dtype=float) - end, 0.0, None)
+    completed = patients["completed"].to_numpy(dtype=float)
+    called = patients["called"].to_numpy(dtype=float)
+    row["utilisation"] = float(np.nansum(completed[done] - called[done])) / (max(1, len(slots)) * (end - start))
+    doctor = patients["doctor"].to_numpy()
+    overtime = np.array([max(0.0, float(np.max(completed[done & (doctor == d)], initial=start)) - end) for d in slots])
     row["overtime_mean"] = float(overtime.mean()) if len(overtime) else 0.0
     row["overtime_max"] = float(overtime.max()) if len(overtime) else 0.0
     row["throughput"] = row["completed"] / ((end - start) / 60.0)

@@ -328,6 +328,10 @@ class Engine:
         """Read-only view of one token."""
         return self._view(self._token(token_id))
 
+    def state(self, token_id: str) -> TokenState:
+        """The token's state (cheap: no view is built)."""
+        return self._token(token_id).state
+
     def queue(self, doctor: str) -> list[TokenView]:
         """The doctor's callable tokens in serving order ``(effective_rank, queue_seq)``."""
         doc = self._doctor(doctor)

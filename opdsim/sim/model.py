@@ -156,7 +156,7 @@ class _Day:
                 continue
             if action == _CANCEL:
                 tid = token_of.get(i)
-                if tid is not None and eng.token(tid).state in (
+                if tid is not None and eng.state(tid) in (
                     TokenState.BOOKED,
                     TokenState.WAITLISTED,
                     TokenState.CHECKED_IN,
@@ -179,7 +179,7 @@ class _Day:
                 elif tid is None:
                     continue  # the booking was refused: the patient never had a token
                 else:
-                    state = eng.token(tid).state
+                    state = eng.state(tid)
                     if state is TokenState.NO_SHOW:  # late past the grace period: booked again as a new token
                         self.rebooked[i] = True
                         view = eng.book(names[i], cat, doctor_of[i], now=now, check_in=True)
@@ -200,7 +200,7 @@ class _Day:
         yield self.env.timeout(limit)
         if self.eng.closed:
             return
-        if self.eng.token(token_id).state in _WAITING:
+        if self.eng.state(token_id) in _WAITING:
             self.eng.leave(token_id, self.env.now)
             self.wake()
 

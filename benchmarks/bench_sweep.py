@@ -1,0 +1,72 @@
+"""Sweep benchmark (issue: experiments, section 5).
+
+Prints days per second of a 1,000-day sweep of standard_day on 2 local workers, beside the plain-SimPy yardstick
+(the same 1,000 days of patients through one PriorityResource) on the same 2 workers; checks that the serial
+and the parallel sweep give identical summaries; and reports the peak memory (max RSS) of a worker process.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.bench_sim import plain_simpy_day
+from opdsim.experiments import replicate
+from opdsim.sim.population import draw_population
+from opdsim.sim.scenario import Scenario
+from opdsim.sim.streams import Streams
+
+STANDARD = Path(__file__).resolve().parents[1] / "experiments" / "standard_day.toml"
+DAYS = 1_000
+WORKERS = 2
+SEED = 2026
+
+
+def _plain_days(days: range) -> int:
+    scenario = Scenario.from_toml(STANDARD)
+    served = 0
+    for r in days:
+        pop = draw_population(scenario, Streams(SEED, r))
+        served += plain_simpy_day(pop, scenario.doctors.count, scenario.clinic.day_length)
+    return served
+
+
+def plain_sweep(days: int, workers: int) -> float:
+    """Seconds for ``days`` plain-SimPy days split over ``workers`` processes."""
+    chunks = [range(i, days, workers) for i in range(workers)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_plain_days, chunks))
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    scenario = Scenario.from_toml(STANDARD)
+    print(f"== sweep: {DAYS:,} standard days on {WORKERS} local workers ==")
+    t0 = time.perf_counter()
+    parallel = replicate(scenario, DAYS, seed=SEED, workers=WORKERS)
+    t_par = time.perf_counter() - t0
+    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB on Linux
+    t_plain = plain_sweep(DAYS, WORKERS)
+    print(f"  opdsim sweep        {t_par:7.2f} s = {DAYS / t_par:7.1f} days/s")
+    print(f"  plain SimPy         {t_plain:7.2f} s = {DAYS / t_plain:7.1f} days/s")
+    print(f"  ratio opdsim / plain time {t_par / t_plain:.2f}  (target <= 2)")
+    t0 = time.perf_counter()
+    serial = replicate(scenario, DAYS, seed=SEED, workers=1)
+    t_ser = time.perf_counter() - t0
+    same = serial.summary.equals(parallel.summary)
+    pd.testing.assert_frame_equal(serial.summary, parallel.summary, check_exact=True)
+    print(
+        f"  serial run          {t_ser:7.2f} s = {DAYS / t_ser:7.1f} days/s; speed-up on {WORKERS} workers "
+        f"{t_ser / t_par:.2f}x"
+    )
+    print(f"  serial and parallel summaries identical: {same}")
+    print(f"  peak RSS of a worker process: {worker_rss:.0f} MiB (target < 100 MiB)")
+
+
+if __name__ == "__main__":
+    main()
