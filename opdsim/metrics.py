@@ -62,7 +62,7 @@ def _slot_starts(slots: Mapping[str, Sequence[SlotView]]) -> dict[tuple[str, int
 
 def patients_frame(
     population: pd.DataFrame,
-    tokens: pd.DataFrame,
+    tokens: Mapping[str, TokenView],
     token_of: Mapping[int, str],
     slots: Mapping[str, Sequence[SlotView]],
     starvation_limit: float,
@@ -74,8 +74,8 @@ def patients_frame(
     ----------
     population : DataFrame
         The drawn patients (``Population.frame()``), in patient-index order.
-    tokens : DataFrame
-        Final token records (:func:`tokens_frame`).
+    tokens : Mapping[str, TokenView]
+        Final token records by token id (``engine.token(id)`` after the day closed).
     token_of : Mapping[int, str]
         Patient index -> last token id; patients absent from it never got a token (rejected).
     slots : Mapping[str, Sequence[SlotView]]
@@ -86,62 +86,50 @@ def patients_frame(
         Patients booked again after their token became a no-show.
     """
     n = len(population)
-    position = {tid: i for i, tid in enumerate(tokens["id"].tolist())} if len(tokens) else {}
     ids = [token_of.get(i) for i in range(n)]
-    where = np.array([position[t] if t is not None else -1 for t in ids], dtype=np.int64)
-    have = where >= 0
-    rows = where[have]
-
-    def col(name: str, fill: object, dtype: Any = object) -> NDArray[Any]:
-        values = np.full(n, fill, dtype=dtype)
-        if len(rows):
-            values[have] = tokens[name].to_numpy(dtype=dtype)[rows]
-        return values
-
-    doctor = col("doctor", None)
-    doctor[~have] = population["booked_doctor"].to_numpy(dtype=object)[~have]
-    slot = col("slot", np.nan, float)
-    checked = col("checked_in_at", np.nan, float)
-    called = col("called_at", np.nan, float)
-    ended = col("ended_at", np.nan, float)
-    state = col("state", "rejected")
+    views = [tokens[t] if t is not None else None for t in ids]
+    nan = np.nan
+    booked_doctor = population["booked_doctor"].tolist()
+    doctor = np.array([v.doctor if v else d for v, d in zip(views, booked_doctor, strict=True)], dtype=object)
+    slot = np.array([nan if v is None or v.slot is None else v.slot for v in views], dtype=float)
+    checked = np.array([nan if v is None or v.checked_in_at is None else v.checked_in_at for v in views], dtype=float)
+    called = np.array([nan if v is None or v.called_at is None else v.called_at for v in views], dtype=float)
+    ended = np.array([nan if v is None or v.ended_at is None else v.ended_at for v in views], dtype=float)
+    state = np.array(["rejected" if v is None else str(v.state) for v in views], dtype=object)
     starts = _slot_starts(slots)
     slot_start = np.array(
-        [
-            starts.get((d, int(s)), np.nan) if s == s else np.nan
-            for d, s in zip(doctor.tolist(), slot.tolist(), strict=True)
-        ],
+        [starts.get((d, int(s)), nan) if s == s else nan for d, s in zip(doctor.tolist(), slot.tolist(), strict=True)],
         dtype=float,
     )
-    category = population["category"].to_numpy()
+    category = population["category"].to_numpy(dtype=object)
     emergency = category == Category.EMERGENCY.name
     callable_at = np.where(emergency | np.isnan(slot_start), checked, np.fmax(checked, slot_start))
     stopped = (state == "unserved") | (state == "left")
-    wait_end = np.where(~np.isnan(called), called, np.where(stopped, ended, np.nan))
+    wait_end = np.where(~np.isnan(called), called, np.where(stopped, ended, nan))
     wait = np.clip(wait_end - callable_at, 0.0, None)
-    return pd.DataFrame(
-        {
-            "patient": population["patient"].to_numpy(),
-            "category": category,
-            "kind": population["kind"].to_numpy(),
-            "booked_at": population["booked_at"].to_numpy(),
-            "arrival": population["arrival"].to_numpy(),
-            "consultation": population["consultation"].to_numpy(),
-            "doctor": doctor,
-            "slot": slot,
-            "token": np.array(ids, dtype=object),
-            "callable_at": callable_at,
-            "called": called,
-            "completed": np.where(state == "completed", ended, np.nan),
-            "wait": wait,
-            "overtaken": col("bypasses", 0, np.int64),
-            "upgraded": col("upgrades", 0, np.int64) > 0,
-            "displaced": col("displacements", 0, np.int64),
-            "rebooked": np.zeros(n, dtype=bool) if rebooked is None else rebooked,
-            "state": state.astype(str),
-            "starved": wait > starvation_limit,
-        }
-    )
+    columns: dict[str, Any] = {
+        "patient": population["patient"].to_numpy(dtype=object),
+        "category": category,
+        "kind": population["kind"].to_numpy(dtype=object),
+        "booked_at": population["booked_at"].to_numpy(),
+        "arrival": population["arrival"].to_numpy(),
+        "consultation": population["consultation"].to_numpy(),
+        "doctor": doctor,
+        "slot": slot,
+        "token": np.array(ids, dtype=object),
+        "callable_at": callable_at,
+        "called": called,
+        "completed": np.where(state == "completed", ended, nan),
+        "wait": wait,
+        "overtaken": np.array([0 if v is None else v.bypasses for v in views], dtype=np.int64),
+        "upgraded": np.array([v is not None and v.upgrades > 0 for v in views], dtype=bool),
+        "displaced": np.array([0 if v is None else v.displacements for v in views], dtype=np.int64),
+        "rebooked": np.zeros(n, dtype=bool) if rebooked is None else rebooked,
+        "state": state,
+        "starved": wait > starvation_limit,
+    }
+    # text columns stay plain object arrays: converting them to pandas' string dtype costs more than the rest
+    return pd.DataFrame({k: pd.Series(v, dtype=object) if v.dtype == object else v for k, v in columns.items()})
 
 
 def _wait_stats(wait: NDArray[np.float64], suffix: str) -> dict[str, float]:

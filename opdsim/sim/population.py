@@ -72,10 +72,10 @@ class Population:
         names = np.array([c.name for c in Category], dtype=object)
         return pd.DataFrame(
             {
-                "patient": self.patient,
-                "category": names[self.category],
-                "kind": np.array(["booked", "walk_in", "emergency"], dtype=object)[self.kind],
-                "booked_doctor": self.doctor,
+                "patient": pd.Series(self.patient, dtype=object),
+                "category": pd.Series(names[self.category], dtype=object),
+                "kind": pd.Series(np.array(["booked", "walk_in", "emergency"], dtype=object)[self.kind], dtype=object),
+                "booked_doctor": pd.Series(self.doctor, dtype=object),
                 "booked_slot": self.slot,
                 "booked_at": self.booked_at,
                 "arrival": self.arrival,

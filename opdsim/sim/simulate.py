@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from opdsim.engine import Event
-from opdsim.metrics import patients_frame, summary_frame, timeline_frame, tokens_frame
+from opdsim.metrics import patients_frame, summary_frame, timeline_frame
 from opdsim.sim.model import DayPlan, DoctorPlan, play_day
 from opdsim.sim.open_access import OpenAccess
 from opdsim.sim.population import draw_open_access, draw_population
@@ -94,7 +94,7 @@ def simulate(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -
     plan.sample_times = _grid(t0, close, step)[:-1]
     eng, token_of, rebooked, rejected, samples = play_day(plan)
     slots = {d: eng.slots(d) for d in eng.doctors()}
-    tokens = tokens_frame(eng.token(t) for t in token_of.values())
+    tokens = {t: eng.token(t) for t in token_of.values()}
     limit = spec.starvation_limit if isinstance(spec, OpenAccess) else spec.clinic.starvation_limit
     patients = patients_frame(plan.population.frame(), tokens, token_of, slots, limit, rebooked)
     if isinstance(spec, OpenAccess):
