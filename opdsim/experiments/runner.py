@@ -35,10 +35,11 @@ class Task:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a task returned: its frames, or the error it raised (with the traceback text)."""
+    """What a task returned: its summary row and (when kept) patients frame, or the error it raised (with the
+    traceback text). The summary travels as a plain row: cheaper to send between processes than a frame."""
 
     task: Task
-    summary: pd.DataFrame | None
+    summary: dict[str, Any] | None
     patients: pd.DataFrame | None
     error: str | None = None
 
@@ -59,7 +60,8 @@ def execute(config: Mapping[str, Any], key: str, task: Task, keep_patients: bool
         base = _base(config, key)
         scenario = base.replace(**task.point) if task.point else base
         result = simulate(scenario, seed=task.seed, replication=task.replication)
-        return Outcome(task, result.summary, result.patients if keep_patients else None)
+        row = {str(k): v for k, v in result.summary.iloc[0].items()}
+        return Outcome(task, row, result.patients if keep_patients else None)
     except Exception:  # a failing replication is reported with its point and seed, not raised
         return Outcome(task, None, None, traceback.format_exc(limit=8))
 

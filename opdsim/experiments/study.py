@@ -121,18 +121,28 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _frame_with_grid(spec: SweepSpec, outcomes: list[Outcome], which: str) -> pd.DataFrame:
-    frames = []
-    for o in sorted(outcomes, key=lambda o: (o.task.point_index, o.task.replication)):
-        frame: pd.DataFrame | None = getattr(o, which)
-        if frame is None:
-            continue
-        frame = frame.drop(columns=["scenario"], errors="ignore")
-        lead = {path: spec.column_values(path, o.task.point[path]) for path in spec.paths}
-        front = pd.DataFrame({k: [v] * len(frame) for k, v in lead.items()}, index=frame.index)
-        frames.append(pd.concat([front, frame], axis=1))
-    if not frames:
+    """The ``summary`` rows or ``patients`` frames of ``outcomes`` with the grid columns in front, sorted by grid
+    point and replication; columns: grid paths, ``replication``, ``seed``, then the rest."""
+    ordered = sorted(
+        (o for o in outcomes if getattr(o, which) is not None), key=lambda o: (o.task.point_index, o.task.replication)
+    )
+    if not ordered:
         return pd.DataFrame()
-    out = pd.concat(frames, ignore_index=True)
+
+    def lead(o: Outcome) -> dict[str, Any]:
+        return {path: spec.column_values(path, o.task.point[path]) for path in spec.paths}
+
+    if which == "summary":
+        out = pd.DataFrame([{**lead(o), **(o.summary or {})} for o in ordered])
+    else:
+        frames = []
+        for o in ordered:
+            frame = o.patients
+            assert frame is not None
+            front = pd.DataFrame({k: [v] * len(frame) for k, v in lead(o).items()}, index=frame.index)
+            frames.append(pd.concat([front, frame], axis=1))
+        out = pd.concat(frames, ignore_index=True)
+    out = out.drop(columns=["scenario"], errors="ignore")
     fixed = [*spec.paths, "replication", "seed"]
     return out[fixed + [c for c in out.columns if c not in fixed]]
 
@@ -397,7 +407,7 @@ def _auto(
             outcomes.setdefault(i, []).extend(outs)
         n += batch
         widths = [
-            relative_half_width([float(o.summary[AUTO_METRIC].iloc[0]) for o in outs if o.summary is not None])
+            relative_half_width([float(o.summary[AUTO_METRIC]) for o in outs if o.summary is not None])
             for outs in outcomes.values()
         ]
         ok = max(widths) <= spec.precision
