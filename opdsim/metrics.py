@@ -40,9 +40,20 @@ from numpy.typing import NDArray
 
 from opdsim.engine import Category, SlotView, TokenView
 
-__all__ = ["patients_frame", "summary_frame", "time_integral", "timeline_frame", "tokens_frame"]
+__all__ = [
+    "as_frame",
+    "patient_columns",
+    "patients_frame",
+    "summary_frame",
+    "summary_row",
+    "time_integral",
+    "timeline_frame",
+    "tokens_frame",
+]
 
 _NAMES = [c.name for c in Category]
+
+Columns = Mapping[str, Any] | pd.DataFrame  # named columns: a dict of numpy arrays, or a frame
 
 
 def tokens_frame(views: Iterable[TokenView]) -> pd.DataFrame:
@@ -60,20 +71,22 @@ def _slot_starts(slots: Mapping[str, Sequence[SlotView]]) -> dict[tuple[str, int
     return {(doc, s.index): s.start for doc, table in slots.items() for s in table}
 
 
-def patients_frame(
-    population: pd.DataFrame,
+def patient_columns(
+    population: Columns,
     tokens: Mapping[str, TokenView],
     token_of: Mapping[int, str],
     slots: Mapping[str, Sequence[SlotView]],
     starvation_limit: float,
     rebooked: NDArray[np.bool_] | None = None,
-) -> pd.DataFrame:
-    """One row per patient from the drawn inputs and the engine's final token records.
+) -> dict[str, NDArray[Any]]:
+    """The ``patients`` columns (numpy arrays, one entry per patient) from the drawn inputs and the engine's
+    final token records; :func:`patients_frame` makes the frame.
 
     Parameters
     ----------
-    population : DataFrame
-        The drawn patients (``Population.frame()``), in patient-index order.
+    population : Mapping[str, array-like]
+        The drawn patients' columns (``Population.columns()`` or ``Population.frame()``), in patient-index order:
+        ``patient``, ``category``, ``kind``, ``booked_doctor``, ``booked_at``, ``arrival``, ``consultation``.
     tokens : Mapping[str, TokenView]
         Final token records by token id (``engine.token(id)`` after the day closed).
     token_of : Mapping[int, str]
@@ -85,11 +98,11 @@ def patients_frame(
     rebooked : ndarray of bool, optional
         Patients booked again after their token became a no-show.
     """
-    n = len(population)
+    n = len(population["patient"])
     ids = [token_of.get(i) for i in range(n)]
     views = [tokens[t] if t is not None else None for t in ids]
     nan = np.nan
-    booked_doctor = population["booked_doctor"].tolist()
+    booked_doctor = list(population["booked_doctor"])
     doctor = np.array([v.doctor if v else d for v, d in zip(views, booked_doctor, strict=True)], dtype=object)
     slot = np.array([nan if v is None or v.slot is None else v.slot for v in views], dtype=float)
     checked = np.array([nan if v is None or v.checked_in_at is None else v.checked_in_at for v in views], dtype=float)
@@ -101,19 +114,19 @@ def patients_frame(
         [starts.get((d, int(s)), nan) if s == s else nan for d, s in zip(doctor.tolist(), slot.tolist(), strict=True)],
         dtype=float,
     )
-    category = population["category"].to_numpy(dtype=object)
+    category = np.asarray(population["category"], dtype=object)
     emergency = category == Category.EMERGENCY.name
     callable_at = np.where(emergency | np.isnan(slot_start), checked, np.fmax(checked, slot_start))
     stopped = (state == "unserved") | (state == "left")
     wait_end = np.where(~np.isnan(called), called, np.where(stopped, ended, nan))
     wait = np.clip(wait_end - callable_at, 0.0, None)
-    columns: dict[str, Any] = {
-        "patient": population["patient"].to_numpy(dtype=object),
+    columns: dict[str, NDArray[Any]] = {
+        "patient": np.asarray(population["patient"], dtype=object),
         "category": category,
-        "kind": population["kind"].to_numpy(dtype=object),
-        "booked_at": population["booked_at"].to_numpy(),
-        "arrival": population["arrival"].to_numpy(),
-        "consultation": population["consultation"].to_numpy(),
+        "kind": np.asarray(population["kind"], dtype=object),
+        "booked_at": np.asarray(population["booked_at"], dtype=float),
+        "arrival": np.asarray(population["arrival"], dtype=float),
+        "consultation": np.asarray(population["consultation"], dtype=float),
         "doctor": doctor,
         "slot": slot,
         "token": np.array(ids, dtype=object),
@@ -128,8 +141,26 @@ def patients_frame(
         "state": state,
         "starved": wait > starvation_limit,
     }
-    # text columns stay plain object arrays: converting them to pandas' string dtype costs more than the rest
+    return columns
+
+
+def as_frame(columns: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
+    """A frame of equal-length numpy columns; text columns stay plain object columns (converting them to pandas'
+    string dtype costs more than building the rest of the frame)."""
     return pd.DataFrame({k: pd.Series(v, dtype=object) if v.dtype == object else v for k, v in columns.items()})
+
+
+def patients_frame(
+    population: Columns,
+    tokens: Mapping[str, TokenView],
+    token_of: Mapping[int, str],
+    slots: Mapping[str, Sequence[SlotView]],
+    starvation_limit: float,
+    rebooked: NDArray[np.bool_] | None = None,
+) -> pd.DataFrame:
+    """One row per patient (see :func:`patient_columns` for the parameters and the module docstring for the
+    columns)."""
+    return as_frame(patient_columns(population, tokens, token_of, slots, starvation_limit, rebooked))
 
 
 def _wait_stats(wait: NDArray[np.float64], suffix: str) -> dict[str, float]:
@@ -146,19 +177,19 @@ def _wait_stats(wait: NDArray[np.float64], suffix: str) -> dict[str, float]:
     }
 
 
-def summary_frame(
-    patients: pd.DataFrame,
+def summary_row(
+    patients: Columns,
     slots: Mapping[str, Sequence[SlotView]],
     session: tuple[float, float],
     rejected: int,
     categories: Sequence[str] = tuple(_NAMES),
-) -> pd.DataFrame:
-    """One row of run-level metrics (see the module docstring).
+) -> dict[str, float]:
+    """Run-level metrics as one plain row (see the module docstring); :func:`summary_frame` makes the frame.
 
     Parameters
     ----------
-    patients : DataFrame
-        :func:`patients_frame` output.
+    patients : Mapping[str, array-like]
+        :func:`patient_columns` output, or the :func:`patients_frame` frame.
     slots : Mapping[str, Sequence[SlotView]]
         Final slot tables per doctor.
     session : (float, float)
@@ -167,12 +198,12 @@ def summary_frame(
         Booking requests refused.
     """
     row: dict[str, float] = {}
-    wait = patients["wait"].to_numpy(dtype=float)
-    cat = patients["category"].to_numpy()
-    starved = patients["starved"].to_numpy(dtype=bool)
-    overtaken = patients["overtaken"].to_numpy(dtype=float)
-    upgraded = patients["upgraded"].to_numpy(dtype=bool)
-    state = patients["state"].to_numpy()
+    wait = np.asarray(patients["wait"], dtype=float)
+    cat = np.asarray(patients["category"], dtype=object)
+    starved = np.asarray(patients["starved"], dtype=bool)
+    overtaken = np.asarray(patients["overtaken"], dtype=float)
+    upgraded = np.asarray(patients["upgraded"], dtype=bool)
+    state = np.asarray(patients["state"], dtype=object)
     present = ~np.isnan(wait)
     row.update(_wait_stats(wait, ""))
     row["n"] = int(present.sum())
@@ -187,7 +218,7 @@ def summary_frame(
         row[f"starved_{c}"] = int(starved[mask].sum())
         row[f"overtaken_mean_{c}"] = float(overtaken[sel].mean()) if sel.any() else np.nan
         row[f"upgraded_{c}"] = int(upgraded[mask].sum())
-    row["patients"] = len(patients)
+    row["patients"] = len(wait)
     done = state == "completed"
     row["completed"] = int(done.sum())
     row["rejected"] = int(rejected)
@@ -195,21 +226,32 @@ def summary_frame(
     row["no_shows"] = int((state == "no_show").sum())
     row["cancellations"] = int((state == "cancelled").sum())
     row["unserved"] = int((state == "unserved").sum())
-    row["rebooked"] = int(patients["rebooked"].to_numpy(dtype=bool).sum())
+    row["rebooked"] = int(np.asarray(patients["rebooked"], dtype=bool).sum())
     row["overflow_used"] = int(
         sum(max(0, s.regular + s.emergencies - s.capacity) for table in slots.values() for s in table)
     )
     row["cap_breaches"] = int(sum(s.breaches for table in slots.values() for s in table))
     start, end = session
-    completed = patients["completed"].to_numpy(dtype=float)
-    called = patients["called"].to_numpy(dtype=float)
+    completed = np.asarray(patients["completed"], dtype=float)
+    called = np.asarray(patients["called"], dtype=float)
     row["utilisation"] = float(np.nansum(completed[done] - called[done])) / (max(1, len(slots)) * (end - start))
-    doctor = patients["doctor"].to_numpy()
+    doctor = np.asarray(patients["doctor"], dtype=object)
     overtime = np.array([max(0.0, float(np.max(completed[done & (doctor == d)], initial=start)) - end) for d in slots])
     row["overtime_mean"] = float(overtime.mean()) if len(overtime) else 0.0
     row["overtime_max"] = float(overtime.max()) if len(overtime) else 0.0
     row["throughput"] = row["completed"] / ((end - start) / 60.0)
-    return pd.DataFrame([row])
+    return row
+
+
+def summary_frame(
+    patients: Columns,
+    slots: Mapping[str, Sequence[SlotView]],
+    session: tuple[float, float],
+    rejected: int,
+    categories: Sequence[str] = tuple(_NAMES),
+) -> pd.DataFrame:
+    """The one-row summary frame (see :func:`summary_row`)."""
+    return pd.DataFrame([summary_row(patients, slots, session, rejected, categories)])
 
 
 def time_integral(

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from opdsim.sim.scenario import Scenario
-from opdsim.sim.simulate import simulate
+from opdsim.sim.simulate import simulate, simulate_summary
 
 __all__ = ["Outcome", "Task", "default_workers", "run_tasks"]
 
@@ -59,9 +59,11 @@ def execute(config: Mapping[str, Any], key: str, task: Task, keep_patients: bool
     try:
         base = _base(config, key)
         scenario = base.replace(**task.point) if task.point else base
-        result = simulate(scenario, seed=task.seed, replication=task.replication)
-        row = {str(k): v for k, v in result.summary.iloc[0].items()}
-        return Outcome(task, row, result.patients if keep_patients else None)
+        if keep_patients:
+            result = simulate(scenario, seed=task.seed, replication=task.replication)
+            row = {str(k): v for k, v in result.summary.iloc[0].items()}
+            return Outcome(task, row, result.patients)
+        return Outcome(task, simulate_summary(scenario, seed=task.seed, replication=task.replication), None)
     except Exception:  # a failing replication is reported with its point and seed, not raised
         return Outcome(task, None, None, traceback.format_exc(limit=8))
 

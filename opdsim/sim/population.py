@@ -7,12 +7,14 @@ policy changes what the engine decides, never who turns up, when, or how long th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from opdsim.engine.types import Category
+from opdsim.metrics import as_frame
 from opdsim.sim.scenario import BOOKED_CATEGORIES, Scenario
 from opdsim.sim.streams import Streams
 
@@ -67,23 +69,25 @@ class Population:
     def __len__(self) -> int:
         return len(self.patient)
 
+    def columns(self) -> dict[str, NDArray[Any]]:
+        """The population as named numpy columns (``category`` and ``kind`` as text), without a frame."""
+        names = np.array([c.name for c in Category], dtype=object)
+        return {
+            "patient": self.patient.astype(object),
+            "category": names[self.category],
+            "kind": np.array(["booked", "walk_in", "emergency"], dtype=object)[self.kind],
+            "booked_doctor": self.doctor,
+            "booked_slot": self.slot,
+            "booked_at": self.booked_at,
+            "arrival": self.arrival,
+            "cancel_at": self.cancel_at,
+            "consultation": self.consultation,
+            "patience": self.patience,
+        }
+
     def frame(self) -> pd.DataFrame:
         """The population as a DataFrame (one row per patient; ``category`` as the category name)."""
-        names = np.array([c.name for c in Category], dtype=object)
-        return pd.DataFrame(
-            {
-                "patient": pd.Series(self.patient, dtype=object),
-                "category": pd.Series(names[self.category], dtype=object),
-                "kind": pd.Series(np.array(["booked", "walk_in", "emergency"], dtype=object)[self.kind], dtype=object),
-                "booked_doctor": pd.Series(self.doctor, dtype=object),
-                "booked_slot": self.slot,
-                "booked_at": self.booked_at,
-                "arrival": self.arrival,
-                "cancel_at": self.cancel_at,
-                "consultation": self.consultation,
-                "patience": self.patience,
-            }
-        )
+        return as_frame(self.columns())
 
 
 def _poisson_times(rng: np.random.Generator, rate_per_min: float, start: float, end: float) -> NDArray[np.float64]:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from opdsim.engine import Event
-from opdsim.metrics import patients_frame, summary_frame, timeline_frame
+from opdsim.metrics import as_frame, patient_columns, summary_row, timeline_frame
 from opdsim.sim.model import DayPlan, DoctorPlan, play_day
 from opdsim.sim.open_access import OpenAccess
 from opdsim.sim.population import draw_open_access, draw_population
 from opdsim.sim.scenario import Scenario
 from opdsim.sim.streams import Streams
 
-__all__ = ["SimResult", "simulate"]
+__all__ = ["SimResult", "simulate", "simulate_summary"]
 
 TIMELINE_INTERVAL = 15.0  # minutes per timeline row of a clinic day [min]
 
@@ -66,6 +67,31 @@ def _plan(spec: Scenario | OpenAccess, streams: Streams) -> tuple[DayPlan, float
     return plan, docs.session_start, docs.session_end, spec.clinic.day_length
 
 
+def _play(spec: Scenario | OpenAccess, seed: int, replication: int, observe: bool) -> dict[str, Any]:
+    """Play one day; return its patient columns, summary row, engine and what the frames need."""
+    streams = Streams(seed, replication)
+    plan, start, end, close = _plan(spec, streams)
+    if isinstance(spec, OpenAccess):
+        t0, step = spec.warmup, max(1.0, (close - spec.warmup) / 100.0)
+    else:
+        t0, step = start, TIMELINE_INTERVAL
+    if observe:
+        plan.sample_times = _grid(t0, close, step)[:-1]
+    eng, token_of, rebooked, rejected, samples = play_day(plan)
+    slots = {d: eng.slots(d) for d in eng.doctors()}
+    tokens = {t: eng.token(t) for t in token_of.values()}
+    limit = spec.starvation_limit if isinstance(spec, OpenAccess) else spec.clinic.starvation_limit
+    columns = patient_columns(plan.population.columns(), tokens, token_of, slots, limit, rebooked)
+    if isinstance(spec, OpenAccess):
+        keep = columns["arrival"] >= spec.warmup
+        columns = {k: np.asarray(v)[keep] for k, v in columns.items()}
+        session = (spec.warmup, close)
+    else:
+        session = (start, end)
+    row = summary_row(columns, slots, session, int(rejected.sum()))
+    return {"columns": columns, "row": row, "engine": eng, "samples": samples, "grid": (t0, close, step)}
+
+
 def simulate(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -> SimResult:
     """Simulate one day (or one open-access run) through the production engine.
 
@@ -85,30 +111,24 @@ def simulate(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -
         bit-identical frames; changing only the policy leaves every patient's arrival, category and drawn
         consultation unchanged (common random numbers).
     """
-    streams = Streams(seed, replication)
-    plan, start, end, close = _plan(spec, streams)
-    if isinstance(spec, OpenAccess):
-        t0, step = spec.warmup, max(1.0, (close - spec.warmup) / 100.0)
-    else:
-        t0, step = start, TIMELINE_INTERVAL
-    plan.sample_times = _grid(t0, close, step)[:-1]
-    eng, token_of, rebooked, rejected, samples = play_day(plan)
-    slots = {d: eng.slots(d) for d in eng.doctors()}
-    tokens = {t: eng.token(t) for t in token_of.values()}
-    limit = spec.starvation_limit if isinstance(spec, OpenAccess) else spec.clinic.starvation_limit
-    patients = patients_frame(plan.population.frame(), tokens, token_of, slots, limit, rebooked)
-    if isinstance(spec, OpenAccess):
-        patients = patients.loc[patients["arrival"] >= spec.warmup].reset_index(drop=True)
-        session = (spec.warmup, close)
-    else:
-        session = (start, end)
+    day = _play(spec, seed, replication, observe=True)
+    patients = as_frame(day["columns"])
+    t0, close, step = day["grid"]
     timeline = timeline_frame(patients, t0, close, step)
     # the engine's own readings at each interval's start (observer hook), beside the patient-based averages
+    samples = day["samples"]
     timeline["queue_observed"] = samples[: len(timeline), 1].astype(int)
     timeline["busy_observed"] = samples[: len(timeline), 2].astype(int)
-    summary = summary_frame(patients, slots, session, int(rejected.sum()))
+    summary = pd.DataFrame([day["row"]])
     for frame in (patients, summary, timeline):
         frame.insert(0, "replication", replication)
         frame.insert(0, "seed", seed)
         frame.insert(0, "scenario", spec.name)
-    return SimResult(patients, summary, timeline, eng.events)
+    return SimResult(patients, summary, timeline, day["engine"].events)
+
+
+def simulate_summary(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -> dict[str, Any]:
+    """The ``summary`` row of :func:`simulate` alone, as a plain dict, without building the other frames (what
+    a sweep needs from each replication). Equal, value for value, to ``simulate(...).summary.iloc[0]``."""
+    day = _play(spec, seed, replication, observe=False)
+    return {"scenario": spec.name, "seed": seed, "replication": replication, **day["row"]}

@@ -118,14 +118,14 @@ def test_auto_replications_reach_the_precision_and_record_the_choice(standard_da
 def test_a_failing_replication_is_reported_and_the_rest_kept(
     small: SweepSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = runner.simulate  # type: ignore[attr-defined]
+    real = runner.simulate_summary  # type: ignore[attr-defined]
 
     def fragile(scenario, seed=0, replication=0):  # type: ignore[no-untyped-def]
         if replication == 1 and scenario.demand.emergency.rate_per_hour == 4.0:
             raise RuntimeError("boom in the model")
         return real(scenario, seed, replication)
 
-    monkeypatch.setattr(runner, "simulate", fragile)
+    monkeypatch.setattr(runner, "simulate_summary", fragile)
     with pytest.raises(ReplicationFailed, match="seed 77 replication 1") as info:
         sweep(small, workers=1, out=tmp_path / "s")
     assert len(info.value.failures) == 2  # one per aging threshold at the rate 4 point
@@ -133,7 +133,7 @@ def test_a_failing_replication_is_reported_and_the_rest_kept(
     assert "boom in the model" in info.value.failures[0][3]
     # the two healthy grid points were written and a resume (with the model fixed) finishes the rest
     assert len(list((tmp_path / "s" / "parts").glob("point-*.summary.parquet"))) == 2
-    monkeypatch.setattr(runner, "simulate", real)
+    monkeypatch.setattr(runner, "simulate_summary", real)
     results = sweep(small, workers=1, out=tmp_path / "s", resume=True)
     assert len(results.summary) == 12
 

@@ -121,3 +121,13 @@ def test_engine_is_ticked_exactly_when_due(standard_day: Scenario) -> None:
         if row is None or row["displaced"]:
             continue
         assert e.now == pytest.approx(row["callable_at"] + 25.0, abs=1e-9)
+
+
+def test_summary_alone_equals_the_summary_frame(standard_day: Scenario) -> None:
+    from opdsim.sim.simulate import simulate_summary
+
+    frame = {str(k): v for k, v in simulate(standard_day, seed=9, replication=4).summary.iloc[0].items()}
+    row = simulate_summary(standard_day, seed=9, replication=4)
+    assert frame.keys() == row.keys()
+    for key, value in frame.items():
+        assert value == row[key] or (value != value and row[key] != row[key]), key
