@@ -151,8 +151,16 @@ class RankTree:
                     pend[hi] += delta
             lo >>= 1
             hi >>= 1
-        self._pull(n)
-        self._pull(last)
+        # recompute the mins on the two boundary paths (occupancy is unchanged by an add); they join below the root
+        a, b = n >> 1, last >> 1
+        while a:
+            x, y = val[2 * a], val[2 * a + 1]
+            val[a] = (x if x < y else y) + pend[a]
+            if b != a:
+                x, y = val[2 * b], val[2 * b + 1]
+                val[b] = (x if x < y else y) + pend[b]
+            a >>= 1
+            b >>= 1
 
     def due(self) -> int | None:
         """An occupied position whose true value is <= 0 (the leftmost), or None."""
