@@ -157,21 +157,9 @@ class _Store:
         self.keep = keep_patients
         manifest_path = out / "manifest.json"
         fingerprint = spec.fingerprint()
+        check_output(spec, out, resume)  # refuses an existing folder without resume, or a changed sweep
         if manifest_path.exists():
             old = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if not resume:
-                raise SweepError(
-                    "out",
-                    f"{out} already holds results of {old.get('name')!r}; pass --resume to "
-                    "complete them or choose another folder",
-                    source=spec.source,
-                )
-            if old.get("fingerprint") != fingerprint:
-                raise SweepError(
-                    "file",
-                    f"changed since the sweep in {out} started (fingerprint differs); refusing to resume into it",
-                    source=spec.source,
-                )
             self.manifest: dict[str, Any] = old
             self.manifest["resumed"] = self.manifest.get("resumed", 0) + 1
         else:
