@@ -25,9 +25,10 @@ from opdsim.sim.population import Population, draw_population
 from opdsim.sim.scenario import Scenario
 from opdsim.sim.simulate import simulate
 from opdsim.sim.streams import Streams
+from opdsim.validation import REFERENCE_MIX
 
 STANDARD = Path(__file__).resolve().parents[1] / "experiments" / "standard_day.toml"
-MIX = (0.05, 0.15, 0.2, 0.3, 0.3)
+MIX = REFERENCE_MIX
 RHO = 0.8
 
 

@@ -34,11 +34,21 @@ __all__ = [
     "conservation_study",
     "little_study",
     "multi_doctor_report",
+    "reference_rates",
     "replicate_open_access",
     "weighted_mean_wait",
 ]
 
 CATEGORIES = tuple(Category)
+# VALIDATION.md's reference case: one doctor, mu = 1 per minute, this category mix (EMERGENCY first), rho 0.8
+REFERENCE_MIX = (0.05, 0.15, 0.2, 0.3, 0.3)
+REFERENCE_RHO = 0.8
+
+
+def reference_rates(rho: float = REFERENCE_RHO, doctors: int = 1) -> dict[Category, float]:
+    """Arrivals per hour by category for the reference mix at utilisation ``rho`` with ``doctors`` doctors of
+    service rate 1 per minute [1/h]."""
+    return {c: m * rho * doctors * 60.0 for c, m in zip(CATEGORIES, REFERENCE_MIX, strict=True)}
 
 
 @dataclass(frozen=True)

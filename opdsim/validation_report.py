@@ -7,25 +7,28 @@ import pandas as pd
 from opdsim import theory
 from opdsim.engine import Category, Policy
 from opdsim.validation import (
+    REFERENCE_MIX,
+    REFERENCE_RHO,
     category_means,
     compare,
     conservation_study,
     multi_doctor_report,
+    reference_rates,
     replicate_open_access,
     weighted_mean_wait,
 )
 
 __all__ = ["report"]
 
-MIX = (0.05, 0.15, 0.2, 0.3, 0.3)
-RHO = 0.8
+MIX = REFERENCE_MIX
+RHO = REFERENCE_RHO
 
 
 def report(
     replications: int = 10, horizon: float = 20_000.0, warmup: float = 1_000.0
 ) -> list[tuple[str, pd.DataFrame]]:
     """(title, table) pairs: M/M/1, Cobham (five categories), Kleinrock conservation, per-doctor vs pooled."""
-    rates = {c: m * RHO * 60.0 for c, m in zip(Category, MIX, strict=True)}
+    rates = reference_rates()
     out: list[tuple[str, pd.DataFrame]] = []
     res = replicate_open_access(
         1, {Category.WALK_IN: RHO * 60}, 1.0, horizon, warmup, Policy(aging="none"), replications
@@ -51,7 +54,7 @@ def report(
     out.append(
         (
             "Three doctors: per-doctor queues against the pooled M/M/c (reported, not asserted)",
-            multi_doctor_report(3, {c: 3 * r for c, r in rates.items()}, 1.0, horizon / 2, warmup, replications),
+            multi_doctor_report(3, reference_rates(doctors=3), 1.0, horizon / 2, warmup, replications),
         )
     )
     return out

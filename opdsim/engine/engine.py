@@ -1085,14 +1085,19 @@ class Engine:
             tok.seat_ver += 1
 
     def _make_callable(self, tok: _Token, since: float) -> None:
-        doc = tok.doctor
-        eligible = self._eligible(tok)
-        tok.thr = (tok.upgrades + 1) * self._bypass_k if (self._bypass_k and eligible) else _BIG
-        doc.tree_of[tok.rank].insert(tok.pos, tok.thr - tok.bypass_acc)
         tok.in_tree = True
         tok.callable_since = since
+        self._enter_rank(tok)
+
+    def _enter_rank(self, tok: _Token) -> None:
+        """Put a callable token into its rank's tree with its next aging threshold (K more bypasses) and, in wait
+        mode, schedule its next wait threshold (T more minutes callable, counted from ``callable_since``)."""
+        eligible = self._eligible(tok)
+        tok.thr = (tok.upgrades + 1) * self._bypass_k if (self._bypass_k and eligible) else _BIG
+        tok.doctor.tree_of[tok.rank].insert(tok.pos, tok.thr - tok.bypass_acc)
         if self._wait_t and eligible:
-            deadline = since + (tok.upgrades + 1) * self._wait_t - tok.wait_acc
+            assert tok.callable_since is not None
+            deadline = tok.callable_since + (tok.upgrades + 1) * self._wait_t - tok.wait_acc
             heapq.heappush(self._waits, (deadline, tok.issue, tok.wait_ver, tok))
 
     def _remove_callable(self, tok: _Token, now: float) -> None:
@@ -1177,16 +1182,8 @@ class Engine:
         if tok.slot is not None and tok.displacements < self._max_disp and tok.state in (BOOKED, CHECKED_IN):
             # the entry under the old rank goes stale: _pop_displaceable checks the rank
             heapq.heappush(doc.slots[tok.slot].displaceable, (-tok.rank, -tok.issue, tok.seat_ver, tok))
-        if was_callable:
-            since = tok.callable_since
-            assert since is not None
-            # the callable period goes on: re-enter at the new rank without closing it
-            eligible = self._eligible(tok)
-            tok.thr = (tok.upgrades + 1) * self._bypass_k if (self._bypass_k and eligible) else _BIG
-            doc.tree_of[tok.rank].insert(tok.pos, tok.thr - tok.bypass_acc)
-            if self._wait_t and eligible:
-                deadline = since + (tok.upgrades + 1) * self._wait_t - tok.wait_acc
-                heapq.heappush(self._waits, (deadline, tok.issue, tok.wait_ver, tok))
+        if was_callable:  # the callable period goes on: re-enter at the new rank without closing it
+            self._enter_rank(tok)
 
     def _on_checked_in(self, ev: CheckedIn) -> None:
         tok = self._tokens[ev.token]

@@ -16,6 +16,7 @@ from opdsim import theory
 from opdsim.engine import Category, Policy
 from opdsim.sim.simulate import SimResult
 from opdsim.validation import (
+    REFERENCE_MIX,
     category_means,
     compare,
     conservation_study,
@@ -27,7 +28,7 @@ from opdsim.validation import (
 
 C = Category
 SERVICE = 1.0  # mean consultation [min]; mu = 1 per minute
-MIX = (0.05, 0.15, 0.2, 0.3, 0.3)  # VALIDATION.md's five-category mix
+MIX = REFERENCE_MIX  # VALIDATION.md's five-category mix
 RHO = 0.8
 
 

@@ -7,9 +7,9 @@ import pytest
 
 from opdsim import theory
 from opdsim.engine import Category, Policy
-from opdsim.validation import category_means, compare, replicate_open_access
+from opdsim.validation import REFERENCE_MIX, category_means, compare, replicate_open_access
 
-MIX = (0.05, 0.15, 0.2, 0.3, 0.3)
+MIX = REFERENCE_MIX
 RHO = 0.9
 
 
