@@ -18,11 +18,18 @@ __all__ = [
     "Engine",
     "OpdsimError",
     "Policy",
+    "Results",
     "Scenario",
     "SimResult",
+    "SweepSpec",
     "__version__",
+    "compare_results",
+    "load_results",
     "open_access",
+    "regress",
+    "replicate",
     "simulate",
+    "sweep",
 ]
 
 _LAZY = {
@@ -30,9 +37,17 @@ _LAZY = {
     "SimResult": "opdsim.sim.simulate",
     "simulate": "opdsim.sim.simulate",
     "open_access": "opdsim.scenarios",
+    "Results": "opdsim.experiments",
+    "SweepSpec": "opdsim.experiments",
+    "compare_results": "opdsim.experiments",
+    "load_results": "opdsim.experiments",
+    "regress": "opdsim.experiments",
+    "replicate": "opdsim.experiments",
+    "sweep": "opdsim.experiments",
 }
 
 if TYPE_CHECKING:
+    from opdsim.experiments import Results, SweepSpec, compare_results, load_results, regress, replicate, sweep
     from opdsim.scenarios import open_access
     from opdsim.sim.scenario import Scenario
     from opdsim.sim.simulate import SimResult, simulate
