@@ -9,7 +9,8 @@ paired difference removes most of the day-to-day noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,17 +60,24 @@ def metric_columns(summary: pd.DataFrame, grid: Sequence[str]) -> list[str]:
     return [c for c in summary.columns if c not in skip and pd.api.types.is_numeric_dtype(summary[c])]
 
 
+def _by_point(frame: pd.DataFrame, grid: Sequence[str]) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
+    """The rows of each grid point, with the point as {path: value}, in order of first appearance."""
+    if not grid:
+        yield {}, frame
+        return
+    for key, rows in frame.groupby(list(grid), sort=False, dropna=False):
+        values = key if isinstance(key, tuple) else (key,)
+        yield dict(zip(grid, values, strict=True)), rows
+
+
 def summary_table(summary: pd.DataFrame, grid: Sequence[str], level: float = 0.95) -> pd.DataFrame:
     """Means with ``level`` intervals per grid point and metric (long format).
 
     Columns: the grid paths, ``metric``, ``mean``, ``ci_low``, ``ci_high``, ``half_width``, ``n``.
     """
     metrics = metric_columns(summary, grid)
-    groups = summary.groupby(list(grid), sort=False, dropna=False) if grid else [((), summary)]
     rows = []
-    for key, frame in groups:
-        values = key if isinstance(key, tuple) else (key,)
-        point = dict(zip(grid, values, strict=True))
+    for point, frame in _by_point(summary, grid):
         for m in metrics:
             mean, half, n = interval(frame[m].to_numpy(dtype=float), level)
             rows.append(
@@ -99,11 +107,8 @@ def paired_table(
     if metrics is None:
         metrics = [m for m in metric_columns(a, grid) if m in b.columns]
     joined = a[keys + list(metrics)].merge(b[keys + list(metrics)], on=keys, suffixes=("_a", "_b"))
-    groups = joined.groupby(list(grid), sort=False, dropna=False) if grid else [((), joined)]
     rows = []
-    for key, frame in groups:
-        values = key if isinstance(key, tuple) else (key,)
-        point = dict(zip(grid, values, strict=True))
+    for point, frame in _by_point(joined, grid):
         for m in metrics:
             xa = frame[f"{m}_a"].to_numpy(dtype=float)
             xb = frame[f"{m}_b"].to_numpy(dtype=float)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from opdsim.engine import Event
+from opdsim.engine import Engine, Event
 from opdsim.metrics import as_frame, patient_columns, summary_row, timeline_frame
 from opdsim.sim.model import DayPlan, DoctorPlan, play_day
 from opdsim.sim.open_access import OpenAccess
@@ -67,8 +67,18 @@ def _plan(spec: Scenario | OpenAccess, streams: Streams) -> tuple[DayPlan, float
     return plan, docs.session_start, docs.session_end, spec.clinic.day_length
 
 
-def _play(spec: Scenario | OpenAccess, seed: int, replication: int, observe: bool) -> dict[str, Any]:
-    """Play one day; return its patient columns, summary row, engine and what the frames need."""
+class _Day(NamedTuple):
+    """One played day: patient columns, summary row, the engine, observer readings and the timeline grid."""
+
+    columns: dict[str, np.ndarray]
+    row: dict[str, float]
+    engine: Engine
+    samples: np.ndarray
+    grid: tuple[float, float, float]  # start, end, step [min]
+
+
+def _play(spec: Scenario | OpenAccess, seed: int, replication: int, observe: bool) -> _Day:
+    """Play one day through a fresh engine."""
     streams = Streams(seed, replication)
     plan, start, end, close = _plan(spec, streams)
     if isinstance(spec, OpenAccess):
@@ -89,7 +99,7 @@ def _play(spec: Scenario | OpenAccess, seed: int, replication: int, observe: boo
     else:
         session = (start, end)
     row = summary_row(columns, slots, session, int(rejected.sum()))
-    return {"columns": columns, "row": row, "engine": eng, "samples": samples, "grid": (t0, close, step)}
+    return _Day(columns, row, eng, samples, (t0, close, step))
 
 
 def simulate(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -> SimResult:
@@ -112,23 +122,23 @@ def simulate(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -
         consultation unchanged (common random numbers).
     """
     day = _play(spec, seed, replication, observe=True)
-    patients = as_frame(day["columns"])
-    t0, close, step = day["grid"]
+    patients = as_frame(day.columns)
+    t0, close, step = day.grid
     timeline = timeline_frame(patients, t0, close, step)
     # the engine's own readings at each interval's start (observer hook), beside the patient-based averages
-    samples = day["samples"]
+    samples = day.samples
     timeline["queue_observed"] = samples[: len(timeline), 1].astype(int)
     timeline["busy_observed"] = samples[: len(timeline), 2].astype(int)
-    summary = pd.DataFrame([day["row"]])
+    summary = pd.DataFrame([day.row])
     for frame in (patients, summary, timeline):
         frame.insert(0, "replication", replication)
         frame.insert(0, "seed", seed)
         frame.insert(0, "scenario", spec.name)
-    return SimResult(patients, summary, timeline, day["engine"].events)
+    return SimResult(patients, summary, timeline, day.engine.events)
 
 
 def simulate_summary(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -> dict[str, Any]:
     """The ``summary`` row of :func:`simulate` alone, as a plain dict, without building the other frames (what
     a sweep needs from each replication). Equal, value for value, to ``simulate(...).summary.iloc[0]``."""
     day = _play(spec, seed, replication, observe=False)
-    return {"scenario": spec.name, "seed": seed, "replication": replication, **day["row"]}
+    return {"scenario": spec.name, "seed": seed, "replication": replication, **day.row}
