@@ -4,16 +4,37 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit slow bench baseline clean
+# Every dependency is pinned in uv.lock and installed from it by uv, itself pinned here and installed into the
+# venv by the interpreter's own pip. uv uses that interpreter and never downloads a Python of its own.
+UV_VERSION := 0.13.9
+UV         := $(BIN)/uv
+UV_STAMP   := $(VENV)/.uv-$(UV_VERSION)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: setup lock upgrade demo test lint typecheck unit slow bench baseline clean
 
 setup: $(STAMP)
 
-# Re-install only when the project's metadata changed: a second `make setup` is a no-op.
-$(STAMP): pyproject.toml
+$(UV_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[api,notebooks,distributed,dev]"
+	$(BIN)/python -m pip install -qq --disable-pip-version-check uv==$(UV_VERSION)
+	rm -f $(VENV)/.uv-*
+	touch $@
+
+# Re-install only when the metadata or the lock changed: a second `make setup` is a no-op. --locked refuses a
+# uv.lock that no longer matches pyproject.toml (run `make lock`) instead of installing something else.
+$(STAMP): pyproject.toml uv.lock $(UV_STAMP)
+	$(UV) sync --quiet --locked --all-extras --python $(BIN)/python
 	touch $(STAMP)
+
+# After changing dependencies in pyproject.toml: record them in uv.lock, keeping every other pin as it is.
+lock: $(UV_STAMP)
+	$(UV) lock --python $(BIN)/python
+
+# Move every pin to the newest release the bounds in pyproject.toml allow (review the diff of uv.lock).
+upgrade: $(UV_STAMP)
+	$(UV) lock --upgrade --python $(BIN)/python
 
 demo: setup
 	$(BIN)/opdsim demo
