@@ -201,7 +201,7 @@ def test_sample_checks_its_arguments() -> None:
     dist = Exponential(mean=1.0)
     with pytest.raises(TypeError, match=r"not a numpy\.random\.Generator"):
         dist.sample(np.random.RandomState(0), 3)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"size: -1 is not a whole number >= 0"):
+    with pytest.raises(ValueError, match=r"size: -1 must be a whole number >= 0"):
         dist.sample(np.random.default_rng(0), -1)
 
 

@@ -244,3 +244,28 @@ def test_scenario_error_is_an_opdsim_error() -> None:
 
     assert issubclass(ScenarioError, OpdsimError)
     assert issubclass(ScenarioError, ValueError)
+
+
+def test_every_name_of_the_former_scenario_module_still_imports() -> None:
+    # the module became a package (tables, sections, policy_io, core); code written against it must not break
+    import opdsim.sim.scenario as package
+    from opdsim.sim import scenario as via_parent
+    from opdsim.sim.scenario import (  # noqa: F401
+        BOOKED_CATEGORIES,
+        BookedDemand,
+        Break,
+        Clinic,
+        Demand,
+        Doctors,
+        Emergency,
+        Scenario,
+        ScenarioError,
+        WalkIn,
+    )
+
+    assert package is via_parent
+    assert set(package.__all__) == {
+        "BOOKED_CATEGORIES", "BookedDemand", "Break", "Clinic", "Demand", "Doctors", "Emergency", "Scenario",
+        "ScenarioError", "WalkIn",
+    }  # fmt: skip
+    assert Scenario.__module__ == "opdsim.sim.scenario.core" and Doctors.__module__ == "opdsim.sim.scenario.sections"

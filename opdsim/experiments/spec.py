@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from opdsim.sim.errors import ScenarioError
+from opdsim.sim.fields import check_fields, number, whole
 from opdsim.sim.scenario import Scenario
 
 __all__ = ["SweepError", "SweepSpec"]
@@ -77,12 +78,10 @@ class SweepSpec:
     def __post_init__(self) -> None:
         src = self.source
         reps = self.replications
-        if reps != "auto" and (isinstance(reps, bool) or not isinstance(reps, int) or reps < 2):
-            raise _err(src, "replications", f'{reps!r} must be a whole number >= 2 or "auto"')
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise _err(src, "seed", f"{self.seed!r} must be a whole number >= 0")
-        if not (isinstance(self.precision, int | float) and 0 < self.precision < 1):
-            raise _err(src, "precision", f"{self.precision!r} must be between 0 and 1")
+        if reps != "auto":
+            whole(reps, "replications", minimum=2, strict=True, alternative=' or "auto"', source=src, error=SweepError)
+        whole(self.seed, "seed", minimum=0, strict=True, source=src, error=SweepError)
+        number(self.precision, "precision", positive=True, maximum=1, source=src, error=SweepError)
         grid: dict[str, tuple[Any, ...]] = {}
         for path, values in self.grid.items():
             if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
@@ -124,10 +123,8 @@ class SweepSpec:
         name: str = "study",
     ) -> SweepSpec:
         """Build from the parsed contents of a sweep file; ``scenario`` is resolved against ``base_dir``."""
-        allowed = {"scenario", "replications", "seed", "precision", "grid", "name"}
-        for key in data:
-            if key not in allowed:
-                raise _err(source, str(key), "unknown field (expected " + ", ".join(sorted(allowed)) + ")")
+        allowed = ("grid", "name", "precision", "replications", "scenario", "seed")
+        check_fields(data, "", allowed, source=source, error=SweepError)
         if "scenario" not in data:
             raise _err(source, "scenario", "missing")
         scen = data["scenario"]

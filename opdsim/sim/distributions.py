@@ -34,7 +34,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from opdsim.sim.errors import ScenarioError, as_number, join_field
+from opdsim.sim.errors import ScenarioError, join_field
+from opdsim.sim.fields import check_fields, number, whole
 
 __all__ = [
     "FAMILIES",
@@ -114,7 +115,7 @@ class Distribution(ABC):
     def _parse(cls, data: Mapping[Any, object]) -> Distribution:
         """Read the family's keys from ``data`` (fields relative to the table) and construct."""
         _check_keys(data, ("dist", *cls.keys))
-        values = {key: as_number(_required(data, key), key) for key in cls.keys}
+        values = {key: number(_required(data, key), key) for key in cls.keys}
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,9 +167,7 @@ class Distribution(ABC):
         """
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng: {rng!r} is not a numpy.random.Generator")
-        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 0:
-            raise ValueError(f"size: {size!r} is not a whole number >= 0")
-        return np.asarray(self._draw(rng, int(size)), dtype=np.float64)
+        return np.asarray(self._draw(rng, whole(size, "size", minimum=0, strict=True)), dtype=np.float64)
 
     def draw(self, rng: np.random.Generator) -> float:
         """One value [min]; the same as ``float(self.sample(rng, 1)[0])``."""
@@ -187,9 +186,7 @@ def _family_names() -> str:
 
 
 def _check_keys(data: Mapping[Any, object], allowed: Sequence[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            raise ScenarioError(str(key), "unknown field (expected " + ", ".join(allowed) + ")")
+    check_fields(data, "", allowed)
 
 
 def _required(data: Mapping[Any, object], key: str) -> object:
@@ -199,17 +196,15 @@ def _required(data: Mapping[Any, object], key: str) -> object:
 
 
 def _positive(key: str, value: float) -> None:
-    if value <= 0:
-        raise ScenarioError(key, f"{value!r} is negative" if value < 0 else f"{value!r} must be > 0")
+    number(value, key, positive=True)
 
 
 def _not_negative(key: str, value: float) -> None:
-    if value < 0:
-        raise ScenarioError(key, f"{value!r} is negative")
+    number(value, key, minimum=0)
 
 
 def _finite(key: str, value: float) -> None:
-    as_number(value, key)
+    number(value, key)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -322,8 +317,8 @@ class Gamma(Distribution):
             return super()._parse(data)
         if "mean" in data or "sd" in data:
             raise ScenarioError("shape", "give either mean and sd, or shape and scale, not both")
-        shape = as_number(_required(data, "shape"), "shape")
-        scale = as_number(_required(data, "scale"), "scale")
+        shape = number(_required(data, "shape"), "shape")
+        scale = number(_required(data, "scale"), "scale")
         _positive("shape", shape)
         _positive("scale", scale)
         return cls(mean=shape * scale, sd=math.sqrt(shape) * scale)
@@ -377,8 +372,8 @@ class TruncatedNormal(Distribution):
     @classmethod
     def _parse(cls, data: Mapping[Any, object]) -> Distribution:
         _check_keys(data, ("dist", *cls.keys))
-        loc = as_number(_required(data, "mean"), "mean")
-        scale = as_number(_required(data, "sd"), "sd")
+        loc = number(_required(data, "mean"), "mean")
+        scale = number(_required(data, "sd"), "sd")
         return cls(loc=loc, scale=scale)
 
     def to_dict(self) -> dict[str, Any]:
@@ -610,7 +605,7 @@ class Empirical(Distribution):
         if not self.values:
             raise ScenarioError("values", "[] is empty: give at least one value")
         for k, value in enumerate(self.values):
-            as_number(value, f"values[{k}]")
+            number(value, f"values[{k}]")
 
     @classmethod
     def _parse(cls, data: Mapping[Any, object]) -> Distribution:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from opdsim.engine.errors import OpdsimError
 
-__all__ = ["ScenarioError", "as_number", "join_field"]
+__all__ = ["ScenarioError", "join_field"]
 
 
 def join_field(prefix: str, field: str) -> str:
@@ -55,20 +53,3 @@ class ScenarioError(OpdsimError, ValueError):
     def from_source(self, source: str) -> ScenarioError:
         """The same error attributed to ``source`` (kept if one is set already)."""
         return ScenarioError(self.field, self.detail, self.source or source)
-
-
-def as_number(value: object, field: str) -> float:
-    """Check that ``value`` is a finite int or float (not a bool) and return it unchanged.
-
-    Ints stay ints, so that a configuration written back looks like the one read.
-
-    Raises
-    ------
-    ScenarioError
-        Naming ``field`` and the value.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(field, f"{value!r} is not a number")
-    if not math.isfinite(value):
-        raise ScenarioError(field, f"{value!r} is not finite")
-    return value

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from opdsim.engine.types import Category
+from opdsim.sim.fields import whole
 
 __all__ = ["SOURCES", "Streams"]
 
@@ -41,12 +42,8 @@ class Streams:
     """
 
     def __init__(self, seed: int, replication: int) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise ValueError(f"seed: {seed!r} must be a whole number >= 0")
-        if isinstance(replication, bool) or not isinstance(replication, int | np.integer) or replication < 0:
-            raise ValueError(f"replication: {replication!r} must be a whole number >= 0")
-        self.seed = int(seed)
-        self.replication = int(replication)
+        self.seed = whole(seed, "seed", minimum=0, strict=True)
+        self.replication = whole(replication, "replication", minimum=0, strict=True)
         self._cache: dict[str, np.random.Generator] = {}
 
     def __getitem__(self, source: str) -> np.random.Generator:
