@@ -105,13 +105,15 @@ def _concat(parts: list[NDArray[np.float64]]) -> NDArray[np.float64]:
 def draw_population(scenario: Scenario, streams: Streams) -> Population:
     """Draw every patient of one day of ``scenario`` from ``streams``.
 
-    Booked categories: a Poisson(``per_slot``) count of bookings per doctor and slot, booked at uniform times in
-    the 24 h before the session; each either cancels (at slot start minus the drawn lead, not before the booking),
-    never comes, or arrives at slot start plus the drawn punctuality. Walk-ins: Poisson per clinic hour at the
-    hour's rate. Emergencies: Poisson over the session. Consultation lengths and patience are drawn for everyone.
+    Every rate is multiplied by ``scale = demand.scale``. Booked categories: a Poisson(``scale * per_slot``)
+    count of bookings per doctor and slot, booked at uniform times in the 24 h before the session; each either
+    cancels (at slot start minus the drawn lead, not before the booking), never comes, or arrives at slot start
+    plus the drawn punctuality. Walk-ins: Poisson per session hour at the hour's rate. Emergencies: Poisson over
+    the session. Consultation lengths and patience are drawn for everyone.
     """
     docs = scenario.doctors
     slots = docs.slots()
+    scale = scenario.demand.scale  # multiplies every rate; 1.0 leaves every float, so every draw, as it was
     cats: list[int] = []
     kinds: list[int] = []
     doctor: list[str | None] = []
@@ -125,7 +127,7 @@ def draw_population(scenario: Scenario, streams: Streams) -> Population:
         if demand is None:
             continue
         rng = streams[f"arrivals.{cat.name}"]
-        counts = rng.poisson(demand.per_slot, size=(docs.count, len(slots)))
+        counts = rng.poisson(demand.per_slot * scale, size=(docs.count, len(slots)))
         n = int(counts.sum())
         if n == 0:
             continue
@@ -152,12 +154,15 @@ def draw_population(scenario: Scenario, streams: Streams) -> Population:
 
     walk_rng = streams[f"arrivals.{Category.WALK_IN.name}"]
     walk_parts = [
-        _poisson_times(walk_rng, rate / 60.0, docs.session_start + 60.0 * h, docs.session_start + 60.0 * (h + 1))
+        _poisson_times(
+            walk_rng, rate * scale / 60.0, docs.session_start + 60.0 * h, docs.session_start + 60.0 * (h + 1)
+        )
         for h, rate in enumerate(scenario.demand.walk_in.rate_per_hour)
     ]
     walk = _concat(walk_parts)
     em_rng = streams[f"arrivals.{Category.EMERGENCY.name}"]
-    em = _poisson_times(em_rng, scenario.demand.emergency.rate_per_hour / 60.0, docs.session_start, docs.session_end)
+    em_rate = scenario.demand.emergency.rate_per_hour * scale / 60.0
+    em = _poisson_times(em_rng, em_rate, docs.session_start, docs.session_end)
     for times, cat, kind in ((walk, Category.WALK_IN, KIND_WALK_IN), (em, Category.EMERGENCY, KIND_EMERGENCY)):
         n = len(times)
         cats.extend([int(cat)] * n)

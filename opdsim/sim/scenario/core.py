@@ -85,12 +85,23 @@ class Scenario:
                 "clinic.day_length",
                 f"{self.clinic.day_length!r} ends before doctors.session_end + clinic.overtime_limit = {latest!r}",
             )
-        hours = math.ceil(self.clinic.day_length / 60)
-        if len(self.demand.walk_in.rate_per_hour) > hours:
+        # walk-in hour h covers [session_start + 60 h, session_start + 60 (h + 1)): one rate for every hour of the
+        # session (a missing hour would silently mean no walk-ins), at most one for every hour until the close
+        docs, given = self.doctors, len(self.demand.walk_in.rate_per_hour)
+        hours = math.ceil((self.clinic.day_length - docs.session_start) / 60)
+        if given > hours:
             raise ScenarioError(
                 "demand.walk_in.rate_per_hour",
-                f"{len(self.demand.walk_in.rate_per_hour)} hourly rates, but the day "
-                f"(clinic.day_length = {self.clinic.day_length!r}) has only {hours} hours",
+                f"{given} hourly rates, but the day (doctors.session_start = {docs.session_start!r} to "
+                f"clinic.day_length = {self.clinic.day_length!r}) has only {hours} hours",
+            )
+        session_hours = math.ceil((docs.session_end - docs.session_start) / 60)
+        if 0 < given < session_hours:
+            raise ScenarioError(
+                "demand.walk_in.rate_per_hour",
+                f"{given} hourly rates, but the session (doctors.session_start = {docs.session_start!r} to "
+                f"doctors.session_end = {docs.session_end!r}) has {session_hours} hours: give a rate for each "
+                "hour (0 for an hour without walk-ins)",
             )
         for cat in self.demand.categories():
             if cat not in self.consultation:
@@ -206,12 +217,14 @@ class Scenario:
 
     @property
     def expected_patients(self) -> dict[Category, float]:
-        """Expected tokens issued per category over the day (before cancellations and no-shows) [patients]."""
+        """Expected tokens issued per category over the day (before cancellations and no-shows), ``demand.scale``
+        included [patients]."""
         slots = self.doctors.count * self.doctors.n_slots
         session_hours = (self.doctors.session_end - self.doctors.session_start) / 60
-        out = {cat: booked.per_slot * slots for cat, booked in self.demand.booked.items()}
-        out[Category.WALK_IN] = self.demand.walk_in.expected
-        out[Category.EMERGENCY] = self.demand.emergency.rate_per_hour * session_hours
+        scale = self.demand.scale
+        out = {cat: booked.per_slot * scale * slots for cat, booked in self.demand.booked.items()}
+        out[Category.WALK_IN] = self.demand.walk_in.expected * scale
+        out[Category.EMERGENCY] = self.demand.emergency.rate_per_hour * scale * session_hours
         return dict(sorted(out.items()))
 
     @property

@@ -313,7 +313,9 @@ class WalkIn:
     Parameters
     ----------
     rate_per_hour : tuple[float, ...]
-        Arrival rate in each clinic hour, hour 0 starting at minute 0 [1/h]; 0 after the last.
+        Arrival rate in each hour of the session, hour 0 starting at ``doctors.session_start`` [1/h]. The
+        scenario requires a rate for every hour of the session (a shorter list is an error, never zeros) and
+        allows more, for walk-ins during overtime, up to the close of the day. Empty: no walk-ins.
     """
 
     rate_per_hour: tuple[float, ...] = ()
@@ -325,13 +327,13 @@ class WalkIn:
         )
 
     def rate_at(self, minute: float) -> float:
-        """Arrival rate at ``minute`` [1/h]."""
+        """Arrival rate ``minute`` minutes after the session start [1/h]; 0 after the last hour given."""
         hour = math.floor(minute / 60)
         return float(self.rate_per_hour[hour]) if 0 <= hour < len(self.rate_per_hour) else 0.0
 
     @property
     def expected(self) -> float:
-        """Expected walk-ins over the day [patients]."""
+        """Expected walk-ins over the day at ``demand.scale = 1`` [patients]."""
         return math.fsum(self.rate_per_hour)
 
     @classmethod
@@ -396,11 +398,17 @@ class Demand:
         Walk-in arrivals.
     emergency : Emergency
         Emergency arrivals.
+    scale : float
+        Factor multiplying every arrival and booking rate [-], > 0: the walk-in rates, the emergency rate and the
+        expected bookings per slot. Counts are drawn from the scaled expectation (a Poisson count of mean
+        ``scale * per_slot`` bookings per doctor and slot), so nothing is rounded; ``scale = 1`` draws exactly
+        the patients of the unscaled day.
     """
 
     booked: Mapping[Category, BookedDemand] = field(default_factory=lambda: MappingProxyType({}))
     walk_in: WalkIn = WalkIn()
     emergency: Emergency = Emergency()
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         try:
@@ -410,6 +418,7 @@ class Demand:
         for name, kind in (("walk_in", WalkIn), ("emergency", Emergency)):
             if not isinstance(getattr(self, name), kind):
                 raise ScenarioError(name, f"{getattr(self, name)!r} is not a {kind.__name__}")
+        set_field(self, "scale", number(self.scale, "scale", positive=True))
 
     def categories(self) -> list[Category]:
         """Categories that can arrive (nonzero expected demand), in rank order."""
@@ -423,16 +432,18 @@ class Demand:
     @classmethod
     def from_dict(cls, data: object) -> Demand:
         """Build from the ``[demand]`` table."""
-        t = Table(data, "", ("booked", "walk_in", "emergency"))
+        t = Table(data, "", ("scale", "booked", "walk_in", "emergency"))
         return cls(
             booked=t.section("booked", _booked_mapping, {}),
             walk_in=t.section("walk_in", WalkIn.from_dict, {"rate_per_hour": []}),
             emergency=t.section("emergency", Emergency.from_dict, {"rate_per_hour": 0}),
+            scale=t.get("scale", 1.0),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``[demand]`` table."""
-        return {
+        """The ``[demand]`` table (``scale`` only when it is not 1, so that an unscaled day keeps its identity)."""
+        out: dict[str, Any] = {"scale": self.scale} if self.scale != 1 else {}
+        return out | {
             "booked": {cat.name: booked.to_dict() for cat, booked in self.booked.items()},
             "walk_in": self.walk_in.to_dict(),
             "emergency": self.emergency.to_dict(),
