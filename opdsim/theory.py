@@ -1,6 +1,6 @@
 """Closed-form queueing results that the simulation must reproduce.
 
-Notation follows ``VALIDATION.md``: ``c`` doctors, consultations exponential with rate ``mu`` [1/min or any
+Notation: ``c`` doctors, consultations exponential with rate ``mu`` [1/min or any
 consistent time unit], ``lam`` (lambda) the arrival rate, ``a = lam / mu`` the offered load [Erlang] and
 ``rho = a / c`` the utilisation. Category 1 is the highest priority. Every function checks its inputs and
 raises :class:`ValueError` with a message that names the argument and its value.

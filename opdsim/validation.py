@@ -8,7 +8,7 @@ Tolerance rule
 --------------
 A check passes when ``|mean - exact| <= 3 * se + margin * exact``, with ``se`` the standard error over
 replications (sample sd / sqrt(R)). Three standard errors make a false failure about 1 in 370 per compared
-value under normality (a 95% interval would fail one run in twenty, as VALIDATION.md warns); the small relative
+value under normality (a 95% interval would fail one run in twenty, too often for CI); the small relative
 ``margin`` (default 3%) absorbs the bias of a finite horizon and warm-up, which the interval does not measure.
 """
 
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 CATEGORIES = tuple(Category)
-# VALIDATION.md's reference case: one doctor, mu = 1 per minute, this category mix (EMERGENCY first), rho 0.8
+# The reference case (tests/test_theory.py): one doctor, mu = 1/min, this category mix (EMERGENCY first), rho 0.8
 REFERENCE_MIX = (0.05, 0.15, 0.2, 0.3, 0.3)
 REFERENCE_RHO = 0.8
 

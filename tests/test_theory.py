@@ -1,4 +1,4 @@
-"""opdsim.theory against every reference case of VALIDATION.md, plus the conservation law as a property."""
+"""opdsim.theory against published reference cases, plus the conservation law as a property."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from opdsim.theory import (
 MIX = (0.05, 0.15, 0.2, 0.3, 0.3)
 
 
-# -- reference cases (VALIDATION.md) -----------------------------------------------------------------------
+# -- reference cases --------------------------------------------------------------------------------------
 
 
 def test_erlang_c_ciw_readme_case() -> None:

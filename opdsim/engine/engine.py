@@ -217,7 +217,7 @@ def _check_time(name: str, value: float) -> float:
 
 
 class Engine:
-    """OPD token allocation engine (see DESIGN.md section 1 for every rule).
+    """OPD token allocation engine (tests/engine/test_rules.py has one test per rule).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Reusable checks of the engine's invariants (DESIGN.md §1 "Invariants").
+"""Reusable checks of the engine's invariants, the rules that must hold after any operation.
 
 Everything here reads the engine through its public API only: the query methods, the snapshot and the event log.
 """
@@ -26,7 +26,7 @@ __all__ = [
     "unchanged",
 ]
 
-#: States in which a token holds a seat (DESIGN.md §1 "Doctors and slots").
+#: States in which a token holds a seat.
 SEATED_STATES = frozenset({TokenState.BOOKED, TokenState.CHECKED_IN, TokenState.CALLED, TokenState.COMPLETED})
 
 
@@ -67,7 +67,7 @@ def unchanged(
 
 
 def check_invariants(eng: Engine) -> None:
-    """Assert every invariant of DESIGN.md §1 that holds after any operation."""
+    """Assert every invariant of the engine that holds after any operation."""
     events: list[Event] = list(eng.events)
     policy = eng.policy
     emergency_rank = policy.rank(Category.EMERGENCY)

@@ -1,4 +1,4 @@
-"""One unit test per domain rule of the allocation engine (DESIGN.md §1)."""
+"""One unit test per domain rule of the allocation engine."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Random sequences of every engine operation, checking DESIGN.md §1 "Invariants" after each step.
+"""Random sequences of every engine operation, checking the engine's invariants after each step.
 
 Each machine draws a policy (with a fixed aging mode and target, one machine per combination) and a clinic,
 then performs bookings under every ``on_full`` rule, emergencies, check-ins, calls, completions, cancellations,

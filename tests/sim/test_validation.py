@@ -1,4 +1,4 @@
-"""The model against queueing theory (VALIDATION.md), on the open-access clinic.
+"""The model against queueing theory (opdsim.theory), on the open-access clinic.
 
 Tolerance rule (see opdsim.validation): |simulated mean - exact| <= 3 standard errors over independent
 replications + 3% of the exact value for the bias of a finite horizon and warm-up. Run lengths are chosen so
@@ -28,7 +28,7 @@ from opdsim.validation import (
 
 C = Category
 SERVICE = 1.0  # mean consultation [min]; mu = 1 per minute
-MIX = REFERENCE_MIX  # VALIDATION.md's five-category mix
+MIX = REFERENCE_MIX  # the five-category mix of tests/test_theory.py
 RHO = 0.8
 
 
@@ -93,7 +93,7 @@ def test_kleinrock_conservation_with_aging_on(policies: dict[str, Policy], stric
 
 
 def test_multi_doctor_distance_to_pooled_mmc_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
-    # Per-doctor queues only approach the pooled M/M/c figures (VALIDATION.md): report, and check only that the
+    # Per-doctor queues only approach the pooled M/M/c figures: report, and check only that the
     # pooled system is the better one for the lowest category, as pooling theory says.
     report = multi_doctor_report(3, rates(3 * RHO), SERVICE, 10_000, 1_000, 5, 404)
     print("\n" + report.to_string(index=False))

@@ -1,5 +1,5 @@
-"""Long validation near saturation (``make slow``): Cobham's waits at rho = 0.9, where VALIDATION.md warns the
-lowest category's wait varies most. Same tolerance rule as test_validation.py, longer runs."""
+"""Long validation near saturation (``make slow``): Cobham's waits at rho = 0.9, where the lowest category's wait
+varies most. Same tolerance rule as test_validation.py, longer runs."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ class Clinic:
         Minutes after the end of the session during which a doctor may still call patients [min].
     starvation_limit : float
         A wait longer than this counts as starved [min]. The default, 120, is the wait that clinical queue
-        screens colour red (OpenMRS O3; DESIGN.md §5).
+        screens colour red (OpenMRS O3).
     """
 
     day_length: float
