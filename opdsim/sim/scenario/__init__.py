@@ -48,6 +48,9 @@ TOML schema (``?`` marks optional keys, with their defaults)::
     aging_target?, overflow_cap?, max_displacements?, on_full?, no_show_grace?, auto_no_show?
     [policy.ranks]?                          # category name -> rank; engine default ranks when absent
 
+    [demand]
+    scale? = 1                               # multiplies every arrival and booking rate below; > 0
+
     [demand.booked.ONLINE]                   # also PAID_PRIORITY and FOLLOW_UP; each optional
     per_slot = 9                             # expected bookings per slot per doctor
     punctuality = { dist = "normal", mean = -10, sd = 15 }   # arrival minus slot start [min]; may be < 0
@@ -56,7 +59,7 @@ TOML schema (``?`` marks optional keys, with their defaults)::
     cancel_lead = { dist = ... }             # minutes before slot start; required when cancel > 0
 
     [demand.walk_in]?                        # Poisson; absent = no walk-ins
-    rate_per_hour = [28, 24, 14, 6]          # one rate per clinic hour from minute 0 [1/h]
+    rate_per_hour = [28, 24, 14, 6]          # one rate per hour from session_start, each hour of the session [1/h]
     [demand.emergency]?                      # Poisson over the doctors' session; absent = none
     rate_per_hour = 1.5                      # [1/h]
 
