@@ -210,6 +210,22 @@ def test_malformed_toml(tmp_path: Path) -> None:
         (("consultation", "WALK_IN", None), r"consultation\.WALK_IN: missing \(this category has demand\)"),
         (("demand.walk_in", "rate_per_hour", [1, 1, 1, 1, 1, 1]), r"demand\.walk_in\.rate_per_hour: 6 hourly"),
         (("doctors", "count", None), r"doctors\.count: give either count or ids"),
+        # each refusal of the split sections, named by its dotted path
+        (("doctors", "breaks", [{"at": 120}]), r"doctors\.breaks\[0\]\.duration: missing"),
+        (
+            (
+                "doctors",
+                "breaks",
+                [{"at": 120, "duration": {"dist": "deterministic", "value": 5}}] * 2
+                + [{"at": 60, "duration": {"dist": "deterministic", "value": 5}}],
+            ),
+            r"doctors\.breaks\[2\]\.at: 60 is before the previous break's 120",
+        ),
+        (("demand.booked.ONLINE", "cancel_lead", None), r"demand\.booked\.ONLINE\.cancel_lead: missing \(required"),
+        (("demand", "booked", [1]), r"demand\.booked: \[1\] is not a table"),
+        (("", "consultation", [1]), r"consultation: \[1\] is not a table"),
+        (("policy", "ranks", [1]), r"policy\.ranks: \[1\] is not a table"),
+        (("demand", "scale", "busy"), r"demand\.scale: 'busy' is not a number"),
         (("clinic", "day_length", None), r"standard_day\.toml: clinic\.day_length: missing"),
     ],
 )
@@ -269,3 +285,30 @@ def test_every_name_of_the_former_scenario_module_still_imports() -> None:
         "ScenarioError", "WalkIn",
     }  # fmt: skip
     assert Scenario.__module__ == "opdsim.sim.scenario.core" and Doctors.__module__ == "opdsim.sim.scenario.sections"
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        ([], r"^x\.toml: doctors\.ids: \[\] is empty: give at least one doctor$"),
+        (["D1", ""], r"^x\.toml: doctors\.ids\[1\]: '' is not a non-empty string$"),
+        (["D1", "D1"], r"^x\.toml: doctors\.ids\[1\]: 'D1' is repeated$"),
+        ("D1", r"^x\.toml: doctors\.ids: 'D1' is not a list$"),
+    ],
+)
+def test_doctor_ids_are_checked(standard_day: Scenario, ids: object, message: str) -> None:
+    data = standard_day.to_dict()
+    del data["doctors"]["count"]
+    data["doctors"]["ids"] = ids
+    with pytest.raises(ScenarioError, match=message):
+        Scenario.from_dict(data, source="x.toml")
+
+
+def test_named_doctors_are_written_back_by_name(standard_day: Scenario) -> None:
+    data = standard_day.to_dict()
+    del data["doctors"]["count"]
+    data["doctors"]["ids"] = ["Dr Rao", "Dr Iyer", "Dr Das"]
+    named = Scenario.from_dict(data)
+    assert named.doctors.count == 3 and named.doctors.ids == ("Dr Rao", "Dr Iyer", "Dr Das")
+    assert named.to_dict()["doctors"]["ids"] == ["Dr Rao", "Dr Iyer", "Dr Das"]
+    assert Scenario.from_dict(named.to_dict()) == named
