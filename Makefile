@@ -25,7 +25,8 @@ $(UV_STAMP):
 # Re-install only when the metadata or the lock changed: a second `make setup` is a no-op. --locked refuses a
 # uv.lock that no longer matches pyproject.toml (run `make lock`) instead of installing something else.
 $(STAMP): pyproject.toml uv.lock $(UV_STAMP)
-	$(UV) sync --quiet --locked --all-extras --python $(BIN)/python
+	$(UV) sync --quiet --locked --all-extras --python $(BIN)/python \
+		|| { echo "make setup: uv.lock is stale or cannot be installed; after changing pyproject.toml run make lock" >&2; exit 1; }
 	touch $(STAMP)
 
 # After changing dependencies in pyproject.toml: record them in uv.lock, keeping every other pin as it is.
