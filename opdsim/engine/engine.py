@@ -603,8 +603,10 @@ class Engine:
         patient : str
             Patient id.
         doctor : str, optional
-            Doctor id; None picks the doctor with the fewest callable emergencies, then the fewest callable
-            tokens, then the lowest id.
+            Doctor id; None picks the doctor at whom the emergency would be called earliest: the later of
+            ``now`` and the time the doctor is expected free (now when idle; the call time of the patient being
+            seen plus the doctor's mean consultation, never earlier than now), plus the callable emergencies
+            ahead times that mean. Ties go to the fewest callable tokens, then the lowest id.
         now : float
             Clinic time [min].
 
@@ -628,14 +630,7 @@ class Engine:
             if held is not None and (held.category is EMERGENCY or held.state is CALLED):
                 return self._view(held)
         self._advance(now)
-        if doctor is not None:
-            doc = docs[0]
-        else:
-            er = self._rank_of[EMERGENCY]
-            doc = min(
-                docs,
-                key=lambda d: (len(d.tree_of[er]), sum(len(t) for _, t in d.trees), d.id),
-            )
+        doc = docs[0] if doctor is not None else min(docs, key=lambda d: self._emergency_key(d, now))
         freed: list[tuple[_Doctor, int]] = []
         held = self._active.get((patient, doc.id))
         if held is not None:
@@ -936,6 +931,18 @@ class Engine:
         if doc.busy is not None:
             ahead += 1
         return (self._last if self._last > s.start else s.start) + ahead * doc.mean_consult(s)
+
+    def _emergency_key(self, doc: _Doctor, now: float) -> tuple[float, int, str]:
+        """The doctor-choice key of an emergency at ``doc``: (estimated call time, callable tokens, id)."""
+        mean = doc.mean_consult(doc.slots[self._emergency_slot(doc, now)])
+        free = now
+        if doc.busy is not None:
+            assert doc.busy.called_at is not None
+            expected = doc.busy.called_at + mean
+            if expected > now:
+                free = expected
+        ahead = len(doc.tree_of[self._rank_of[EMERGENCY]])
+        return (free + ahead * mean, sum(len(t) for _, t in doc.trees), doc.id)
 
     def _emergency_slot(self, doc: _Doctor, now: float) -> int:
         for s in doc.slots:
