@@ -93,7 +93,8 @@ def check_event(eng: _Fold, event: Any) -> None:
     if kind not in eng._apply:
         raise InvalidRequest(f"apply: {event!r} is not an engine event")
     now = event.now
-    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+    if isinstance(now, bool) or not isinstance(now, int | float) or not (math.isfinite(now) or now == eng._last):
+        # (an event before any change of state carries the engine's starting time, -inf)
         raise _fail(event, f"now {now!r} is not a finite number of minutes")
     if now < eng._last:
         raise _fail(event, f"now {now:g} min is earlier than {eng._last:g} min, the last change of state")
