@@ -8,7 +8,7 @@ import pytest
 
 from opdsim.engine import Engine, Policy
 from opdsim.engine.errors import InvalidRequest
-from opdsim.engine.events import Called, CheckedIn, Completed, Displaced, SlotOpened, Upgraded
+from opdsim.engine.events import Called, CheckedIn, Completed, Displaced, Event, SlotOpened, Upgraded
 from opdsim.engine.rules import LowestPriorityLatest, PolicyAging, Rules
 from opdsim.engine.types import Category
 
@@ -91,7 +91,7 @@ def test_apply_refuses_events_that_do_not_fit_the_state() -> None:
     t = eng.book("A", C.ONLINE, "D1", now=0)
     copy = Engine.replay(eng.events)
     before = copy.snapshot()
-    bad = [
+    bad: list[tuple[Event, str]] = [
         (Completed(1.0, t.id), r"token T1 is booked"),
         (Called(1.0, t.id, "D1"), r"not callable"),
         (CheckedIn(1.0, t.id, 5), r"queue_seq 5 is not the next one, 1"),
