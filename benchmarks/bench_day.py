@@ -59,7 +59,7 @@ def day_against_plain(scenario: Scenario, days: int = 8) -> tuple[float, float, 
     play_t, summ_t, plain_t, r_play, r_summ = [], [], [], [], []
     for _ in range(ROUNDS):
         fresh = [_plan(scenario, Streams(1, r))[0] for r in range(days)]  # a plan is played once
-        a = _time(lambda: [play_day(p) for p in fresh]) / days
+        a = _time(lambda fresh=fresh: [play_day(p) for p in fresh]) / days
         b = _time(lambda: [simulate_summary(scenario, seed=1, replication=r) for r in range(days)]) / days
         c = _time(lambda: [plain_simpy_day(pop, count, close) for pop in pops]) / days
         play_t.append(a)
