@@ -12,6 +12,7 @@ noisy; the ratios, taken within each round, are the figures to read):
 
 from __future__ import annotations
 
+import functools
 import gc
 import statistics
 import sys
@@ -24,7 +25,7 @@ import numpy as np
 from benchmarks.bench_sim import MIX, RHO, ciw_rate, plain_simpy_day
 from opdsim.engine import Category, Policy
 from opdsim.scenarios import open_access
-from opdsim.sim.model import play_day
+from opdsim.sim.model import DayPlan, play_day
 from opdsim.sim.scenario import Scenario
 from opdsim.sim.simulate import _plan, simulate, simulate_summary
 from opdsim.sim.streams import Streams
@@ -39,6 +40,11 @@ def _time(fn: Callable[[], object], n: int = 1) -> float:
     for _ in range(n):
         fn()
     return (time.perf_counter() - t0) / n
+
+
+def _play_all(plans: list[DayPlan]) -> None:
+    for p in plans:
+        play_day(p)
 
 
 def engine_build() -> str:
@@ -59,7 +65,7 @@ def day_against_plain(scenario: Scenario, days: int = 8) -> tuple[float, float, 
     play_t, summ_t, plain_t, r_play, r_summ = [], [], [], [], []
     for _ in range(ROUNDS):
         fresh = [_plan(scenario, Streams(1, r))[0] for r in range(days)]  # a plan is played once
-        a = _time(lambda fresh=fresh: [play_day(p) for p in fresh]) / days
+        a = _time(functools.partial(_play_all, fresh)) / days
         b = _time(lambda: [simulate_summary(scenario, seed=1, replication=r) for r in range(days)]) / days
         c = _time(lambda: [plain_simpy_day(pop, count, close) for pop in pops]) / days
         play_t.append(a)
@@ -82,7 +88,7 @@ def per_patient(scenario: Scenario, counts: tuple[int, ...] = (3, 30, 100)) -> d
     for _ in range(5):
         for n, spec in specs.items():
             plan, *_ = _plan(spec, Streams(1, 0))
-            samples[n].append(_time(lambda plan=plan: play_day(plan)) / present[n] * 1e6)
+            samples[n].append(_time(functools.partial(play_day, plan)) / present[n] * 1e6)
     return {n: statistics.median(v) for n, v in samples.items()}
 
 
