@@ -7,8 +7,8 @@ These classes are private to :mod:`opdsim.engine`; the public reading of them is
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
 
 from opdsim.engine._tree import RankTree
 from opdsim.engine.errors import InvalidRequest
@@ -31,7 +31,18 @@ __all__ = [
     "_Slot",
     "_Token",
     "check_time",
+    "mypyc_attr",
 ]
+
+_C = TypeVar("_C")
+
+try:  # the compiled build reads this decorator; the pure engine needs only the standard library
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pragma: no cover - mypy_extensions comes with mypy, a development dependency
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_C], _C]:
+        return lambda cls: cls
+
 
 BIG: Final = 1 << 40  # bypass threshold of a token that aging will not upgrade (counts still kept)
 INF: Final = math.inf
@@ -181,8 +192,11 @@ class _Token:
         self.wl_key: tuple[int, ...] | None = None
 
 
-def check_time(name: str, value: float) -> float:
-    """``value`` as a float, or :class:`InvalidRequest` naming ``name`` when it is not a finite number."""
+def check_time(name: str, value: object) -> float:
+    """``value`` as a float, or :class:`InvalidRequest` naming ``name`` when it is not a finite number.
+
+    ``value`` is typed ``object``: a compiled build would otherwise convert a ``bool`` to a float on entry.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidRequest(f"{name}: {value!r} is not a finite number of minutes")
     return float(value)

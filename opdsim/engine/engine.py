@@ -16,6 +16,7 @@ The layers, each a module and each a class the next one extends:
 * :mod:`~opdsim.engine.rebalance`: placement, displacement and refilling freed seats;
 * :mod:`~opdsim.engine.aging`: bypass aging after a call;
 * :mod:`~opdsim.engine.views`: reading the state (views, queues, estimates, snapshot);
+* :mod:`~opdsim.engine.queries`: the public queries that take an argument (interpreted in the compiled build);
 * this module: validation and the decisions of every public operation.
 
 The replaceable rules (aging, displacement victim, doctor choice) are in :mod:`~opdsim.engine.rules` and
@@ -69,16 +70,16 @@ from opdsim.engine.events import (
     Waitlisted,
 )
 from opdsim.engine.policy import Policy
+from opdsim.engine.queries import _Queries
 from opdsim.engine.rules import Rules
 from opdsim.engine.types import Category, TokenView
-from opdsim.engine.views import _Views
 
 __all__ = ["Engine"]
 
 _INF = INF
 
 
-class Engine(_Views):
+class Engine(_Queries):
     """OPD token allocation engine (see DESIGN.md section 1 for every rule).
 
     Parameters

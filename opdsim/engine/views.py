@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from opdsim.engine._state import CALLED, COMPLETED, WAITLISTED, _Doctor, _Token
+from opdsim.engine._state import CALLED, COMPLETED, WAITLISTED, _Doctor, _Token, mypyc_attr
 from opdsim.engine.aging import _Aging
 from opdsim.engine.errors import UnknownDoctor, UnknownToken
 from opdsim.engine.events import Event
 from opdsim.engine.policy import Policy
-from opdsim.engine.types import TERMINAL_STATES, SlotView, TokenState, TokenView
+from opdsim.engine.types import TERMINAL_STATES, TokenView
 
 __all__: list[str] = []
 
@@ -19,6 +19,7 @@ def _serving_key(tok: _Token) -> tuple[int, int]:
     return (tok.rank, tok.pos)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class _Views(_Aging):
     @property
     def policy(self) -> Policy:
@@ -35,10 +36,6 @@ class _Views(_Aging):
         """Number of events logged so far (cheap; use with :meth:`events_since`)."""
         return len(self._log)
 
-    def events_since(self, index: int) -> list[Event]:
-        """Events from position ``index`` of the log on."""
-        return self._log[index:]
-
     @property
     def now(self) -> float:
         """Latest ``now`` of a call that changed the state [min]."""
@@ -53,50 +50,15 @@ class _Views(_Aging):
         """Doctor ids, in id order."""
         return [d.id for d in self._doc_list]
 
-    def slots(self, doctor: str) -> list[SlotView]:
-        """The doctor's slots as they stand now."""
-        doc = self._doctor(doctor)
-        return [SlotView(s.index, s.start, s.end, s.cap, s.regular, s.emerg, s.breaches) for s in doc.slots]
-
-    def busy_with(self, doctor: str) -> str | None:
-        """Id of the token the doctor is seeing, or None when free."""
-        tok = self._doctor(doctor).busy
-        return None if tok is None else tok.id
-
-    def token(self, token_id: str) -> TokenView:
-        """Read-only view of one token."""
-        return self._view(self._token(token_id))
-
-    def state(self, token_id: str) -> TokenState:
-        """The token's state (cheap: no view is built)."""
-        return self._token(token_id).state
-
-    def queue(self, doctor: str) -> list[TokenView]:
-        """The doctor's callable tokens in serving order ``(effective_rank, queue_seq)``."""
-        doc = self._doctor(doctor)
-        toks = sorted((t for t in doc.by_pos if t.in_tree), key=_serving_key)
-        return [self._view(t) for t in toks]
-
-    def queue_length(self, doctor: str) -> int:
-        """Number of the doctor's callable tokens (cheap: no views are built)."""
-        return sum(tree.cnt[1] for _, tree in self._doctor(doctor).trees)
-
-    def waitlist(self, doctor: str) -> list[TokenView]:
+    def _waitlist_tokens(self, doc: _Doctor) -> list[_Token]:
         """The doctor's waitlisted tokens in refill order (displaced first, then rank, then arrival on the list)."""
-        doc = self._doctor(doctor)
         entries = [(k, t) for heap in doc.wl for k, t in heap if t.state is WAITLISTED and t.wl_key == k]
         entries.sort(key=lambda e: e[0])
-        return [self._view(t) for _, t in entries]
+        return [t for _, t in entries]
 
-    def estimated_call(self, token_id: str) -> float | None:
-        """Estimated call time of a token [min].
-
-        The later of the engine's current time and the token's slot start, plus (callable tokens ahead of it in
-        serving order, plus one if the doctor is busy) times the doctor's mean consultation length (before the
-        first completion: slot length over capacity). None for waitlisted and ended tokens; the call time for
-        tokens already called.
-        """
-        return self._estimate(self._token(token_id))
+    def _queue_tokens(self, doc: _Doctor) -> list[_Token]:
+        """The doctor's callable tokens in serving order."""
+        return sorted((t for t in doc.by_pos if t.in_tree), key=_serving_key)
 
     def snapshot(self) -> dict[str, Any]:
         """Plain, comparable structure of everything that decides future behaviour."""
@@ -133,21 +95,23 @@ class _Views(_Aging):
                 "displaced": self._disp_order,
             },
             "doctors": doctors,
-            "waitlists": {d.id: [v.id for v in self.waitlist(d.id)] for d in self._doc_list},
+            "waitlists": {d.id: [t.id for t in self._waitlist_tokens(d)] for d in self._doc_list},
             "tokens": tokens,
         }
 
-    def _doctor(self, doctor: str) -> _Doctor:
-        try:
-            return self._docs[doctor]
-        except (KeyError, TypeError):
-            raise UnknownDoctor(f"unknown doctor {doctor!r}") from None
+    def _doctor(self, doctor: object) -> _Doctor:
+        """The doctor of that id, or :class:`UnknownDoctor` (also for an id that is not a string)."""
+        doc = self._docs.get(doctor) if isinstance(doctor, str) else None
+        if doc is None:
+            raise UnknownDoctor(f"unknown doctor {doctor!r}")
+        return doc
 
-    def _token(self, token_id: str) -> _Token:
-        try:
-            return self._tokens[token_id]
-        except (KeyError, TypeError):
-            raise UnknownToken(f"unknown token {token_id!r}") from None
+    def _token(self, token_id: object) -> _Token:
+        """The token of that id, or :class:`UnknownToken` (also for an id that is not a string)."""
+        tok = self._tokens.get(token_id) if isinstance(token_id, str) else None
+        if tok is None:
+            raise UnknownToken(f"unknown token {token_id!r}")
+        return tok
 
     def _estimate(self, tok: _Token) -> float | None:
         state = tok.state
