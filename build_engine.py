@@ -62,8 +62,8 @@ def main(argv: list[str]) -> int:
         ext = mypycify(paths, opt_level="3", group_name="opdsim.engine._native", target_dir="build/mypyc")
         dist = Distribution({"name": "opdsim-engine-native", "ext_modules": ext})
         cmd = dist.get_command_obj("build_ext")
-        cmd.inplace = True  # type: ignore[attr-defined]
-        cmd.parallel = os.cpu_count() or 1  # type: ignore[attr-defined]
+        cmd.inplace = True
+        cmd.parallel = os.cpu_count() or 1
         dist.run_command("build_ext")
     finally:
         os.chdir(cwd)

@@ -48,9 +48,9 @@ def _play_all(plans: list[DayPlan]) -> None:
 
 
 def engine_build() -> str:
-    import opdsim.engine.engine as mod
+    from opdsim.engine import _build
 
-    return "compiled" if not str(mod.__file__).endswith(".py") else "pure Python"
+    return _build.build()
 
 
 def day_against_plain(scenario: Scenario, days: int = 8) -> tuple[float, float, float, list[float], list[float]]:
