@@ -11,7 +11,7 @@ import sys
 
 from opdsim.engine import _build
 
-builds = [{}]
+builds: list[dict[str, str]] = [{}]
 if _build.build() == "compiled":
     builds.append({"OPDSIM_PURE": "1"})
 for extra in builds:
