@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from opdsim.engine._state import BOOKED, CALLED, CHECKED_IN, EMERGENCY, INF, WAITLISTED, _Doctor, _Slot, check_time
 from opdsim.engine.checks import check_event
-from opdsim.engine.choice import booking_estimate, emergency_slot
+from opdsim.engine.choice import emergency_slot
 from opdsim.engine.errors import (
     BookingRejected,
     DayClosedError,
@@ -497,41 +496,3 @@ class Engine(_Queries):
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(doc.slots):
             raise UnknownSlot(f"doctor {doc.id!r} has no slot {index!r} (slots 0..{len(doc.slots) - 1})")
         return doc.slots[index]
-
-    def _choose_for_booking(self, patient: str, rank: int, now: float) -> tuple[_Doctor, tuple[Any, ...]]:
-        """The doctor and placement of a booking without a named doctor or slot (O(log doctors))."""
-        active = self._active
-        choice = self._choice
-
-        def excluded(d: _Doctor) -> bool:
-            return (patient, d.id) in active
-
-        doc = choice.for_booking(rank, now, excluded)
-        if doc is not None:
-            count = len(self._log)
-            self._advance(now)  # aging due by now may change the ranks ahead
-            if len(self._log) != count:
-                doc = choice.for_booking(rank, now, excluded)
-                assert doc is not None
-            return doc, self._place(doc, None, now)
-        doc = choice.for_waitlist(now, excluded)
-        if doc is None:
-            raise DuplicateBooking(f"patient {patient!r} already holds an active token at every doctor")
-        return doc, self._place(doc, None, now)
-
-    def _choose_for_slot(self, patient: str, slot: int, rank: int, now: float) -> tuple[_Doctor, tuple[Any, ...]]:
-        """The doctor and placement of a booking for a named slot at any doctor.
-
-        The one choice that looks at every doctor: slot indices mean different times at different doctors, so
-        no index is kept for them (the simulation and the service book a named slot with a named doctor).
-        """
-        candidates = [d for d in self._doc_list if (patient, d.id) not in self._active]
-        candidates = [d for d in candidates if 0 <= slot < len(d.slots)]
-        if not candidates:
-            raise UnknownSlot(f"slot {slot!r}: no doctor free for patient {patient!r} has such a slot")
-        plans = [(d, self._place(d, slot, now)) for d in candidates]
-        seated = [(d, p) for d, p in plans if p[0] == "seat"]
-        if not seated:
-            return min(plans, key=lambda dp: (dp[0].wl_count, dp[0].id))
-        self._advance(now)
-        return min(seated, key=lambda dp: (booking_estimate(dp[0], dp[1][1], rank, now), dp[0].id))

@@ -1,4 +1,4 @@
-"""Placement and rebalancing: where a booking goes, who an emergency displaces, and refilling freed seats.
+"""Placement and rebalancing: which doctor and seat a booking gets, who an emergency displaces, refilling.
 
 These read the state and return decisions; the events they lead to are emitted by the caller or, for the
 refill, here (a refill is the consequence of a freed seat, decided and applied in the same call).
@@ -10,6 +10,8 @@ import heapq
 from typing import Any
 
 from opdsim.engine._state import BOOKED, CHECKED_IN, WAITLISTED, _Doctor, _Slot, _Token, mypyc_attr
+from opdsim.engine.choice import booking_estimate
+from opdsim.engine.errors import DuplicateBooking, UnknownSlot
 from opdsim.engine.events import Promoted
 from opdsim.engine.timers import _Timers
 
@@ -95,3 +97,41 @@ class _Rebalance(_Timers):
             tok = self._best_waiting(doc, index)
             if tok is not None:
                 self._emit(Promoted(now, tok.id, index))
+
+    def _choose_for_booking(self, patient: str, rank: int, now: float) -> tuple[_Doctor, tuple[Any, ...]]:
+        """The doctor and placement of a booking without a named doctor or slot (O(log doctors))."""
+        active = self._active
+        choice = self._choice
+
+        def excluded(d: _Doctor) -> bool:
+            return (patient, d.id) in active
+
+        doc = choice.for_booking(rank, now, excluded)
+        if doc is not None:
+            count = len(self._log)
+            self._advance(now)  # aging due by now may change the ranks ahead
+            if len(self._log) != count:
+                doc = choice.for_booking(rank, now, excluded)
+                assert doc is not None
+            return doc, self._place(doc, None, now)
+        doc = choice.for_waitlist(now, excluded)
+        if doc is None:
+            raise DuplicateBooking(f"patient {patient!r} already holds an active token at every doctor")
+        return doc, self._place(doc, None, now)
+
+    def _choose_for_slot(self, patient: str, slot: int, rank: int, now: float) -> tuple[_Doctor, tuple[Any, ...]]:
+        """The doctor and placement of a booking for a named slot at any doctor.
+
+        The one choice that looks at every doctor: slot indices mean different times at different doctors, so
+        no index is kept for them (the simulation and the service book a named slot with a named doctor).
+        """
+        candidates = [d for d in self._doc_list if (patient, d.id) not in self._active]
+        candidates = [d for d in candidates if 0 <= slot < len(d.slots)]
+        if not candidates:
+            raise UnknownSlot(f"slot {slot!r}: no doctor free for patient {patient!r} has such a slot")
+        plans = [(d, self._place(d, slot, now)) for d in candidates]
+        seated = [(d, p) for d, p in plans if p[0] == "seat"]
+        if not seated:
+            return min(plans, key=lambda dp: (dp[0].wl_count, dp[0].id))
+        self._advance(now)
+        return min(seated, key=lambda dp: (booking_estimate(dp[0], dp[1][1], rank, now), dp[0].id))

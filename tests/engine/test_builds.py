@@ -7,6 +7,7 @@ whichever build runs them, and compare 20 standard days between the two builds i
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -137,3 +138,11 @@ def test_opdsim_pure_selects_the_source_build() -> None:
     )
     assert run.stdout.strip() == "pure"
     assert _build.build() in ("pure", "compiled")
+
+
+def test_the_build_script_compiles_the_modules_the_finder_knows() -> None:
+    spec = importlib.util.spec_from_file_location("build_engine", ROOT / "build_engine.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.MODULES == _build.COMPILED_MODULES
