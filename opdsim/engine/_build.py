@@ -24,7 +24,18 @@ __all__ = ["COMPILED_MODULES", "build", "install"]
 #: The engine modules mypyc compiles; the rest (errors, events, policy, types, rules, queries, engine, the
 #: package itself) stay interpreted: exception classes, named tuples, enums, frozen dataclasses, protocols
 #: and the public boundary that must raise the engine's own errors for any argument.
-COMPILED_MODULES = ("_tree", "_state", "choice", "fold", "timers", "rebalance", "aging", "views", "checks")
+COMPILED_MODULES = (
+    "_tree",
+    "_state",
+    "choice",
+    "fold",
+    "timers",
+    "rebalance",
+    "aging",
+    "views",
+    "decide",
+    "checks",
+)
 
 _HERE = Path(__file__).resolve().parent
 _PACKAGE = __name__.rpartition(".")[0]

@@ -35,30 +35,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from opdsim.engine._state import BOOKED, CALLED, CHECKED_IN, EMERGENCY, INF, WAITLISTED, _Doctor, _Slot, check_time
+from opdsim.engine._state import BOOKED, CHECKED_IN, EMERGENCY, INF, WAITLISTED, _Doctor, check_time
 from opdsim.engine.checks import check_event
-from opdsim.engine.choice import emergency_slot
 from opdsim.engine.errors import (
-    BookingRejected,
     DayClosedError,
-    DuplicateBooking,
-    IdempotencyConflict,
     InvalidRequest,
     InvalidSchedule,
     InvalidTransition,
     TimeWentBackwards,
-    UnknownDoctor,
     UnknownSlot,
 )
 from opdsim.engine.events import (
-    Booked,
-    Called,
     Cancelled,
-    CapBreached,
-    CheckedIn,
-    Completed,
     DayClosed,
-    Displaced,
     DoctorAdded,
     EngineStarted,
     Event,
@@ -66,7 +55,6 @@ from opdsim.engine.events import (
     NoShow,
     Rejected,
     SlotsShifted,
-    Waitlisted,
 )
 from opdsim.engine.policy import Policy
 from opdsim.engine.queries import _Queries
@@ -201,47 +189,9 @@ class Engine(_Queries):
             raise InvalidRequest(f"patient: {patient!r} is not a non-empty string")
         if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int)):
             raise UnknownSlot(f"slot: {slot!r} is not a slot index")
-        details = (patient, category, doctor, slot)
-        if request_id is not None:
-            prior = self._requests.get(request_id)
-            if prior is not None:
-                if prior.request != details:
-                    raise IdempotencyConflict(
-                        f"request {request_id!r}: already used for token {prior.id} with other details"
-                    )
-                return self._view(prior)
-        rank = self._rank_of[category]
-        if doctor is not None:
-            doc = self._doctor(doctor)
-            if slot is not None:
-                self._slot(doc, slot)
-            if (patient, doc.id) in self._active:
-                held = self._active[(patient, doc.id)]
-                raise DuplicateBooking(f"patient {patient!r} already holds active token {held.id} at doctor {doc.id!r}")
-            plan = self._place(doc, slot, now)
-        elif slot is None:
-            doc, plan = self._choose_for_booking(patient, rank, now)
-        else:
-            doc, plan = self._choose_for_slot(patient, slot, rank, now)
-        if plan[0] == "reject":
-            _, _, next_slot, reason = plan
-            self._log.append(Rejected(now, patient, category, doc.id, slot, next_slot, reason))
-            where = "none" if next_slot is None else f"slot {next_slot}"
-            raise BookingRejected(
-                f"book {patient!r} at doctor {doc.id!r}: {reason}; next slot with room: {where}",
-                doc.id,
-                slot,
-                next_slot,
-            )
-        self._advance(now)
-        token_id = f"T{self._ntok + 1}"
-        if plan[0] == "seat":
-            self._emit(Booked(now, token_id, patient, category, doc.id, plan[1], plan[2], request_id, doctor, slot))
-        else:
-            self._emit(Waitlisted(now, token_id, patient, category, doc.id, plan[1], request_id, doctor, slot))
-        if check_in:
-            self._emit(CheckedIn(now, token_id, self._seq + 1))
-        return self._view(self._tokens[token_id])
+        if request_id is not None and not isinstance(request_id, str):
+            raise InvalidRequest(f"request_id: {request_id!r} is not a string")
+        return self._book_at(patient, category, doctor, now, slot, request_id, bool(check_in))
 
     def emergency(self, patient: str, doctor: str | None = None, *, now: float) -> TokenView:
         """Seat an emergency at once (never rejected; may exceed capacity by ``overflow_cap``).
@@ -267,50 +217,12 @@ class Engine(_Queries):
         now = self._begin(now)
         if not isinstance(patient, str) or not patient:
             raise InvalidRequest(f"patient: {patient!r} is not a non-empty string")
-        if doctor is not None:
-            doc = self._doctor(doctor)
-            held = self._active.get((patient, doc.id))
-            if held is not None and (held.category is EMERGENCY or held.state is CALLED):
-                return self._view(held)
-        else:
-            if not self._doc_list:
-                raise UnknownDoctor("emergency: no doctor has been added")
-            tokens = self._held.get(patient)
-            if tokens:  # the patient's own tokens, in doctor id order: an emergency or a consultation comes back
-                for _, held in sorted(tokens.items()):
-                    if held.category is EMERGENCY or held.state is CALLED:
-                        return self._view(held)
-        self._advance(now)
-        if doctor is None:
-            doc = self._choice.for_emergency(now)
-        freed: list[tuple[_Doctor, int]] = []
-        held = self._active.get((patient, doc.id))
-        if held is not None:
-            if held.slot is not None:
-                freed.append((doc, held.slot))
-            self._emit(Cancelled(now, held.id, "superseded"))
-        idx = emergency_slot(doc, now)
-        token_id = f"T{self._ntok + 1}"
-        self._emit(Booked(now, token_id, patient, EMERGENCY, doc.id, idx, idx, None))
-        self._emit(CheckedIn(now, token_id, self._seq + 1))
-        slot = doc.slots[idx]
-        if slot.regular + slot.emerg > slot.cap + self._policy.overflow_cap:
-            victim = self._pop_displaceable(slot)
-            if victim is None:
-                self._emit(CapBreached(now, doc.id, idx, token_id))
-            else:
-                self._emit(Displaced(now, victim.id, idx, self._free_slot_after(doc, idx, now)))
-        self._refill(freed, now)
-        return self._view(self._tokens[token_id])
+        return self._emergency_at(patient, doctor, now)
 
     def check_in(self, token_id: str, now: float) -> None:
         """Record the patient's arrival; gives the token its ``queue_seq``."""
         now = self._begin(now)
-        tok = self._token(token_id)
-        if tok.checked_in_at is not None or tok.state not in (BOOKED, WAITLISTED):
-            raise InvalidTransition(f"check_in: token {tok.id} is {tok.state.value}, already checked in or ended")
-        self._advance(now)
-        self._emit(CheckedIn(now, tok.id, self._seq + 1))
+        self._check_in_at(token_id, now)
 
     def call_next(self, doctor: str, now: float) -> TokenView | None:
         """Call the doctor's next patient: the callable token with the smallest ``(effective_rank, queue_seq)``.
@@ -321,45 +233,12 @@ class Engine(_Queries):
             The called token, or None when nobody is callable.
         """
         now = self._begin(now)
-        doc = self._doctor(doctor)
-        if doc.busy is not None:
-            raise InvalidTransition(f"call_next: doctor {doc.id!r} is busy with token {doc.busy.id}")
-        self._advance(now)
-        for rank, tree in doc.trees:
-            if tree.cnt[1]:
-                tok = doc.by_pos[tree.first()]
-                self._emit(Called(now, tok.id, doc.id))
-                if self._bypass_on:
-                    self._upgrade_bypassed(doc, rank, now)
-                return TokenView(
-                    tok.id,
-                    tok.patient,
-                    tok.category,
-                    tok.rank,
-                    CALLED,
-                    doc.id,
-                    tok.slot,
-                    tok.req_slot,
-                    tok.seq,
-                    tok.bypass_acc,
-                    tok.displacements,
-                    tok.upgrades,
-                    tok.issued_at,
-                    tok.checked_in_at,
-                    now,
-                    None,
-                    now,
-                )
-        return None
+        return self._call_next_at(doctor, now)
 
     def complete(self, token_id: str, now: float) -> None:
         """End the consultation of a called token (updates the doctor's mean consultation length)."""
         now = self._begin(now)
-        tok = self._token(token_id)
-        if tok.state is not CALLED:
-            raise InvalidTransition(f"complete: token {tok.id} is {tok.state.value}, not called")
-        self._advance(now)
-        self._emit(Completed(now, tok.id))
+        self._complete_at(token_id, now)
 
     def cancel(self, token_id: str, now: float) -> None:
         """Cancel a token not yet called; its seat is refilled from the waitlist at once."""
@@ -491,8 +370,3 @@ class Engine(_Queries):
         if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
             raise InvalidRequest(f"now: {now!r} is not a finite number of minutes")
         raise TimeWentBackwards(f"now {now:g} min is earlier than {self._last:g} min, the last change of state")
-
-    def _slot(self, doc: _Doctor, index: int) -> _Slot:
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(doc.slots):
-            raise UnknownSlot(f"doctor {doc.id!r} has no slot {index!r} (slots 0..{len(doc.slots) - 1})")
-        return doc.slots[index]

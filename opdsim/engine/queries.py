@@ -7,15 +7,15 @@ methods are the public boundary, so they stay plain Python in both builds and th
 
 from __future__ import annotations
 
+from opdsim.engine.decide import _Decide
 from opdsim.engine.errors import InvalidRequest
 from opdsim.engine.events import Event
 from opdsim.engine.types import SlotView, TokenState, TokenView
-from opdsim.engine.views import _Views
 
 __all__: list[str] = []
 
 
-class _Queries(_Views):
+class _Queries(_Decide):
     def events_since(self, index: int) -> list[Event]:
         """Events from position ``index`` of the log on."""
         if isinstance(index, bool) or not isinstance(index, int):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from opdsim.engine._state import CALLED, COMPLETED, WAITLISTED, _Doctor, _Token, mypyc_attr
+from opdsim.engine._state import CALLED, COMPLETED, WAITLISTED, _Doctor, _Slot, _Token, mypyc_attr
 from opdsim.engine.aging import _Aging
-from opdsim.engine.errors import UnknownDoctor, UnknownToken
+from opdsim.engine.errors import UnknownDoctor, UnknownSlot, UnknownToken
 from opdsim.engine.events import Event
 from opdsim.engine.policy import Policy
 from opdsim.engine.types import TERMINAL_STATES, TokenView
@@ -156,3 +156,8 @@ class _Views(_Aging):
             tok.ended_at,
             self._estimate(tok),
         )
+
+    def _slot(self, doc: _Doctor, index: object) -> _Slot:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(doc.slots):
+            raise UnknownSlot(f"doctor {doc.id!r} has no slot {index!r} (slots 0..{len(doc.slots) - 1})")
+        return doc.slots[index]
