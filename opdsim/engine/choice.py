@@ -190,6 +190,7 @@ class EarliestCall:
         "_em_later",
         "_em_now",
         "_er",
+        "_only",
         "_timers",
         "_ver",
         "_wl",
@@ -208,10 +209,13 @@ class EarliestCall:
         self._book_now: dict[int, list[_BookEntry]] = {}  # key (ahead x mean)
         self._book_later: dict[int, list[_BookEntry]] = {}  # key (slot start + ahead x mean)
         self._wl: list[tuple[int, str, int, _Doctor]] = []  # (waitlist length, id, version)
+        self._only: _Doctor | None = None  # the one doctor of a one-doctor clinic: no index is needed
+
 
     def add(self, doctor: _Doctor) -> None:
         self._ver[doctor.id] = 0
         self._count += 1
+        self._only = doctor if self._count == 1 else None
         self.touch(doctor)
 
     def touch(self, doctor: _Doctor) -> None:
@@ -336,6 +340,8 @@ class EarliestCall:
         return found
 
     def for_emergency(self, now: float) -> _Doctor:
+        if self._only is not None:
+            return self._only
         self._refresh(now)
         a = self._head(self._em_now, None)
         b = self._head(self._em_later, None)
@@ -347,6 +353,9 @@ class EarliestCall:
         return _doc(a)
 
     def for_booking(self, rank: int, now: float, excluded: Excluded) -> _Doctor | None:
+        only = self._only
+        if only is not None:
+            return None if excluded(only) or first_free_slot(only, now) is None else only
         if rank not in self._book_now:
             self._book_ranks.append(rank)
             self._book_now[rank] = []
@@ -363,6 +372,9 @@ class EarliestCall:
         return _doc(a)
 
     def for_waitlist(self, now: float, excluded: Excluded) -> _Doctor | None:
+        only = self._only
+        if only is not None:
+            return None if excluded(only) else only
         self._refresh(now)
         e = self._head(self._wl, excluded)
         return None if e is None else _doc(e)

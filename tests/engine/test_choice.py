@@ -118,7 +118,7 @@ def _step(eng: Engine, op: tuple[Any, ...], now: float) -> tuple[str, Any]:
 @st.composite
 def _clinic_days(draw: st.DrawFn) -> tuple[Policy, dict[str, Schedule], list[tuple[float, tuple[Any, ...]]]]:
     policy = draw(policies(draw(st.sampled_from(["bypass", "wait", "none"])), "paid_priority"))
-    n = draw(st.integers(2, 6))
+    n = draw(st.integers(1, 6))
     clinic = {f"D{i}": draw(schedules()) for i in draw(st.permutations(range(n)))}
     steps = st.one_of(time_steps, st.floats(0.0, 7.0, allow_nan=False))
     op = st.tuples(
