@@ -111,7 +111,8 @@ def main() -> None:
     print(f"  serial and parallel summaries identical: {same}")
     print(
         f"  worker memory, peak: {sampler.private / 2**20:.0f} MiB private (its own), "
-        f"{sampler.rss / 2**20:.0f} MiB RSS (including the pages shared with the parent after fork) (target: private < 50 MiB)"
+        f"{sampler.rss / 2**20:.0f} MiB RSS (including the pages shared with the parent after fork) "
+        "(target: private < 50 MiB)"
     )
 
 
