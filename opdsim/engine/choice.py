@@ -211,7 +211,6 @@ class EarliestCall:
         self._wl: list[tuple[int, str, int, _Doctor]] = []  # (waitlist length, id, version)
         self._only: _Doctor | None = None  # the one doctor of a one-doctor clinic: no index is needed
 
-
     def add(self, doctor: _Doctor) -> None:
         self._ver[doctor.id] = 0
         self._count += 1
