@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NATIVE := $(VENV)/.engine-native
+ENGINE_SRC := $(wildcard opdsim/engine/*.py)
 
 # Every dependency is pinned in uv.lock and installed from it by uv, itself pinned here and installed into the
 # venv by the interpreter's own pip. uv uses that interpreter and never downloads a Python of its own.
@@ -14,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: setup lock upgrade demo test lint typecheck unit slow bench baseline clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NATIVE)
 
 $(UV_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +39,12 @@ lock: $(UV_STAMP)
 upgrade: $(UV_STAMP)
 	$(UV) lock --upgrade --python $(BIN)/python
 
+# The optional compiled engine (mypyc, build_engine.py): rebuilt when an engine source changes; skipped without
+# a C compiler; OPDSIM_PURE=1 removes it and keeps the pure-Python engine.
+$(NATIVE): $(STAMP) $(ENGINE_SRC) build_engine.py
+	$(BIN)/python build_engine.py
+	@if [ -n "$$OPDSIM_PURE" ]; then rm -f $(NATIVE); else touch $(NATIVE); fi
+
 demo: setup
 	$(BIN)/opdsim demo
 
@@ -47,11 +55,17 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Line and branch coverage of opdsim/, CLI and worker processes included; fails below the floor in
-# [tool.coverage.report] fail_under (90%). The report lists the files not fully covered.
+# Line and branch coverage of opdsim/, CLI and worker processes included. Compiled modules are invisible to
+# coverage, so with the compiled engine installed its lines are measured in the second pass, on the pure build;
+# `coverage report` then checks the floor in [tool.coverage.report] fail_under (90%) once, over both passes.
 unit: setup
 	rm -f .coverage .coverage.*
-	$(BIN)/python -m pytest -q -m "not slow" --cov --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest -q -m "not slow" --cov --cov-report= --cov-fail-under=0
+	@if $(BIN)/python -c "import sys; from opdsim.engine import _build; sys.exit(_build.build() != 'compiled')"; then \
+		echo "== the engine suite again, on the pure-Python build (OPDSIM_PURE=1) =="; \
+		OPDSIM_PURE=1 $(BIN)/python -m pytest -q -m "not slow" tests/engine --cov --cov-append --cov-report= --cov-fail-under=0; \
+	fi
+	$(BIN)/python -m coverage report --skip-covered --show-missing
 
 test: lint typecheck unit
 
@@ -68,3 +82,4 @@ baseline: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.* htmlcov
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mypyc opdsim/engine/*.so

@@ -15,9 +15,11 @@ push-down is needed and no operation visits more than two root-to-leaf paths.
 
 from __future__ import annotations
 
+from typing import Final
+
 __all__ = ["EMPTY", "RankTree"]
 
-EMPTY = 1 << 62  # value of an unoccupied leaf; far above any threshold, so never "due"
+EMPTY: Final = 1 << 62  # value of an unoccupied leaf; far above any threshold, so never "due"
 
 
 class RankTree:

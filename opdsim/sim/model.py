@@ -2,13 +2,17 @@
 
 Processes
 ---------
-* ``script``: walks the day's pre-drawn patient actions in time order (book ahead, cancel, arrive). An
+* ``script``: walks the day's pre-drawn patient actions in time order (book ahead, cancel, arrive); when no
+  other event is scheduled before its next action it moves the clock there itself, without a SimPy timeout
+  (:meth:`_Clock.skip_to`). An
   arriving booked patient checks in (or, if the token already became a no-show, books again and checks in); a
   walk-in books at the desk and checks in at once (``doctor=None``: the engine picks the doctor); an emergency
   goes through :meth:`Engine.emergency`.
-* ``patience``: one per checked-in patient with finite patience; on expiry a patient not yet called leaves.
+* patience: a timeout with a callback (not a process) per checked-in patient with finite patience; on expiry
+  a patient not yet called leaves.
 * ``doctor``: one per doctor: late start (announced to the engine with :meth:`Engine.delay`), breaks, then
-  ``call_next`` / consult / ``complete`` until the overtime limit. An idle doctor sleeps until woken.
+  ``call_next`` / consult / ``complete`` until the overtime limit. An idle doctor sleeps until woken, and only
+  a change that may have given its own queue a callable token wakes it (read from the engine's new events).
 * ``ticker``: calls :meth:`Engine.tick` exactly at :meth:`Engine.next_due` (slot starts, no-show deadlines,
   wait-aging thresholds), never by polling; it is woken early when a change brings the next due time forward.
 
@@ -17,21 +21,51 @@ The model holds no queue logic: it only knows who is where in time, and asks the
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import simpy
 
 from opdsim.engine import BookingRejected, Category, Engine, Policy, TokenState
+from opdsim.engine.events import CheckedIn, Displaced, Promoted, SlotOpened
 from opdsim.sim.population import KIND_BOOKED, KIND_EMERGENCY, Population
 
 __all__ = ["DayPlan", "DoctorPlan", "play_day"]
 
-_BOOK, _CANCEL, _ARRIVE = 0, 1, 2
-_CATEGORIES = tuple(Category)
-_WAITING = (TokenState.CHECKED_IN, TokenState.WAITLISTED)
+_BOOK: Final = 0
+_CANCEL: Final = 1
+_ARRIVE: Final = 2
+_CATEGORIES: Final = tuple(Category)
+_WAITING: Final = (TokenState.CHECKED_IN, TokenState.WAITLISTED)
+
+
+def _wake_up(ev: simpy.Event) -> Any:
+    """A timeout callback that triggers ``ev`` unless something triggered it first (a cheaper ``ev | timeout``)."""
+
+    def fire(_: simpy.Event) -> None:
+        if not ev.triggered:
+            ev.succeed()
+
+    return fire
+
+
+class _Clock(simpy.Environment):
+    """A SimPy environment whose clock a process may move forward itself when nothing else is due before.
+
+    ``skip_to(t)`` is what ``yield env.timeout(t - env.now)`` would do when no event is scheduled before ``t``
+    (and none at ``t``, which would otherwise run first): it sets the clock to ``t`` at once and saves two
+    scheduled events. It is the one place that writes SimPy's clock.
+    """
+
+    def skip_to(self, t: float) -> bool:
+        """Move the clock to ``t`` [min] if no scheduled event comes at or before it; whether it did."""
+        if self.peek() > t:
+            self._now = t
+            return True
+        return False
 
 
 class DoctorPlan:
@@ -94,8 +128,10 @@ class _Day:
         order = np.lexsort((who, kinds, times))  # by time, then book < cancel < arrive, then patient order
         self.actions = list(zip(times[order].tolist(), kinds[order].tolist(), who[order].tolist(), strict=True))
         start = min(plan.session_start, self.actions[0][0]) if self.actions else plan.session_start
-        self.env = simpy.Environment(initial_time=start)
+        self.env = _Clock(initial_time=start)
         self.token_of: dict[int, str] = {}  # patient index -> current token id
+        self.doctor_of: dict[str, str] = {}  # token id -> its doctor
+        self.seen = self.eng.event_count  # events already looked at for wake-ups
         self.patient_index = {p: i for i, p in enumerate(pop.patient.tolist())}
         self.rebooked = np.zeros(len(pop), dtype=bool)
         self.rejected = np.zeros(len(pop), dtype=bool)
@@ -108,19 +144,30 @@ class _Day:
 
     # -- signalling between processes
 
-    def wake(self, doctor: str | None = None) -> None:
-        """Wake an idle doctor (or all), and the ticker if the next due time moved earlier."""
+    def wake(self) -> None:
+        """Wake the idle doctors whose queue may have gained a callable token since the last look at the
+        engine's log (check-in, slot opened, promotion, displacement), and the ticker if the next due time
+        moved earlier."""
+        eng = self.eng
+        if eng.event_count == self.seen:
+            return  # nothing changed since the last look: no queue grew, the next due time stands
         idle = self.idle
-        if doctor is None:
-            for d, ev in idle.items():
-                if ev is not None:
-                    idle[d] = None
-                    ev.succeed()
-        else:
-            ev = idle[doctor]
-            if ev is not None:
+        doctor_of = self.doctor_of
+        events = eng.events_since(self.seen)
+        self.seen += len(events)
+        for ev in events:
+            kind = ev.__class__
+            if kind is CheckedIn or kind is Promoted or kind is Displaced:
+                doctor = doctor_of[ev.token]  # type: ignore[union-attr]
+            elif kind is SlotOpened:
+                doctor = ev.doctor  # type: ignore[union-attr,assignment]
+            else:
+                continue
+            wake = idle[doctor]
+            if wake is not None:
                 idle[doctor] = None
-                ev.succeed()
+                if not wake.triggered:  # its timeout may have fired at this very instant
+                    wake.succeed()
         self.check_ticker()
 
     def check_ticker(self) -> None:
@@ -130,7 +177,8 @@ class _Day:
             if due is not None and due < self.tick_at:
                 ev = self.tick_wake
                 self.tick_wake = None
-                ev.succeed()
+                if not ev.triggered:
+                    ev.succeed()
 
     # -- processes
 
@@ -143,14 +191,18 @@ class _Day:
         slot_of = pop.slot.tolist()
         patience = pop.patience.tolist()
         token_of = self.token_of
+        token_doctor = self.doctor_of
+        skip_to = env.skip_to
         for t, action, i in self.actions:
-            if t > env.now:
+            if t > env.now and not skip_to(t):
                 yield env.timeout(t - env.now)
             now = env.now
             cat = _CATEGORIES[categories[i]]
             if action == _BOOK:
                 try:
-                    token_of[i] = eng.book(names[i], cat, doctor_of[i], now=now, slot=slot_of[i]).id
+                    view = eng.book(names[i], cat, doctor_of[i], now=now, slot=slot_of[i])
+                    token_of[i] = view.id
+                    token_doctor[view.id] = view.doctor
                 except BookingRejected:
                     self.rejected[i] = True
                 continue
@@ -168,14 +220,15 @@ class _Day:
             if kind == KIND_EMERGENCY:
                 view = eng.emergency(names[i], now=now)
                 token_of[i] = view.id
-                self.wake(view.doctor)
+                token_doctor[view.id] = view.doctor
+                self.wake()
                 continue
             tid = token_of.get(i)
             try:
                 if kind != KIND_BOOKED:  # a walk-in: booked at the desk and checked in at once
                     view = eng.book(names[i], cat, None, now=now, check_in=True)
                     tid = token_of[i] = view.id
-                    doctor = view.doctor
+                    token_doctor[tid] = view.doctor
                 elif tid is None:
                     continue  # the booking was refused: the patient never had a token
                 else:
@@ -184,25 +237,30 @@ class _Day:
                         self.rebooked[i] = True
                         view = eng.book(names[i], cat, doctor_of[i], now=now, check_in=True)
                         tid = token_of[i] = view.id
+                        token_doctor[tid] = view.doctor
                     elif state is TokenState.BOOKED or state is TokenState.WAITLISTED:
                         eng.check_in(tid, now)
                     else:
                         continue  # cancelled while away: nothing to check in
-                    doctor = doctor_of[i]
             except BookingRejected:
                 self.rejected[i] = True
                 continue
-            self.wake(doctor)
-            if self.finite_patience and patience[i] < math.inf:
-                env.process(self.patience(tid, patience[i]))
-
-    def patience(self, token_id: str, limit: float) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(limit)
-        if self.eng.closed:
-            return
-        if self.eng.state(token_id) in _WAITING:
-            self.eng.leave(token_id, self.env.now)
             self.wake()
+            if self.finite_patience and patience[i] < math.inf:
+                env.timeout(patience[i]).callbacks.append(self._patience_of(tid))
+
+    def _patience_of(self, token_id: str) -> Any:
+        """The callback that ends a patient's patience: one not yet called leaves."""
+
+        def run_out(_: simpy.Event) -> None:
+            eng = self.eng
+            if eng.closed:
+                return
+            if eng.state(token_id) in _WAITING:
+                eng.leave(token_id, self.env.now)
+                self.wake()
+
+        return run_out
 
     def doctor(self, plan: DoctorPlan) -> Generator[simpy.Event, Any, None]:
         env, eng = self.env, self.eng
@@ -214,7 +272,7 @@ class _Day:
         if plan.late > 0:
             eng.delay(doc, plan.late, env.now)
             last_call += plan.late
-            self.wake()
+            self.wake()  # a delay moves no token, but its call may have opened slots elsewhere
             yield env.timeout(plan.late)
         breaks = sorted(plan.breaks)
         consult = self.consult
@@ -225,16 +283,18 @@ class _Day:
                 yield env.timeout(breaks.pop(0)[1])
                 continue
             view = call_next(doc, env.now)
-            self.check_ticker()  # a slot opened by this call may bring a wait-aging deadline forward
+            self.wake()  # a slot opened by this call may wake a doctor or bring a deadline forward
             if view is None:
                 until = min(last_call, breaks[0][0]) if breaks else last_call
                 ev = env.event()
                 self.idle[doc] = ev
-                yield ev | env.timeout(until - env.now)
+                env.timeout(until - env.now).callbacks.append(_wake_up(ev))
+                yield ev
                 self.idle[doc] = None
                 continue
             yield env.timeout(consult[index[view.patient]])
             complete(view.id, env.now)
+            self.wake()
 
     def ticker(self) -> Generator[simpy.Event, Any, None]:
         env, eng = self.env, self.eng
@@ -251,7 +311,8 @@ class _Day:
                 yield ev
             else:
                 self.tick_at = due
-                yield ev | env.timeout(due - env.now)
+                env.timeout(due - env.now).callbacks.append(_wake_up(ev))
+                yield ev
             self.tick_wake = None
 
     def observer(self, times: list[float]) -> Generator[simpy.Event, Any, None]:
@@ -296,6 +357,13 @@ def play_day(plan: DayPlan) -> tuple[Engine, dict[int, str], np.ndarray, np.ndar
         Observer readings (time [min], callable tokens, busy doctors) at ``plan.sample_times``.
     """
     day = _Day(plan)
-    eng = day.run()
+    # every token and event of the day stays alive until the end: the cyclic collector would only rescan them
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        eng = day.run()
+    finally:
+        if collecting:
+            gc.enable()
     samples = np.array(day.samples, dtype=float).reshape(-1, 3)
     return eng, day.token_of, day.rebooked, day.rejected, samples

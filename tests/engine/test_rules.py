@@ -379,18 +379,6 @@ def test_emergency_for_a_patient_holding_an_emergency_returns_it(engine: Engine)
     assert ids(engine.queue("D1")) == [e.id]
 
 
-def test_emergency_without_doctor_picks_fewest_emergencies_then_tokens_then_id(make_clinic: Make) -> None:
-    day = [(0.0, 120.0, 5)]
-    eng = make_clinic({"D1": day, "D2": day, "D3": day})
-    eng.emergency("E0", "D1", now=0)
-    for p in ("A", "B"):
-        eng.check_in(eng.book(p, C.ONLINE, "D2", now=0).id, now=0)
-    eng.check_in(eng.book("C", C.ONLINE, "D3", now=0).id, now=0)
-    assert eng.emergency("X", None, now=1).doctor == "D3"  # no emergency, one callable token
-    assert eng.emergency("Y", None, now=2).doctor == "D2"  # the only one without an emergency
-    assert eng.emergency("Z", None, now=3).doctor == "D1"  # one emergency each; fewest callable tokens
-
-
 def test_emergency_without_doctor_ties_to_lowest_id(make_clinic: Make) -> None:
     eng = make_clinic({"D2": ONE_HOUR_SLOTS, "D1": ONE_HOUR_SLOTS})
     assert eng.emergency("E", None, now=0).doctor == "D1"

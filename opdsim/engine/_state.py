@@ -1,0 +1,202 @@
+"""The engine's internal state: slots, doctors and tokens (mutable records, changed only by the fold).
+
+These classes are private to :mod:`opdsim.engine`; the public reading of them is :class:`TokenView` and
+:class:`SlotView`. A rule object (see :mod:`opdsim.engine.rules`) may read, never write, their attributes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
+
+from opdsim.engine._tree import RankTree
+from opdsim.engine.errors import InvalidRequest
+from opdsim.engine.types import Category, TokenState
+
+__all__ = [
+    "BIG",
+    "BOOKED",
+    "CALLED",
+    "CANCELLED",
+    "CHECKED_IN",
+    "COMPLETED",
+    "EMERGENCY",
+    "INF",
+    "LEFT",
+    "NO_SHOW",
+    "UNSERVED",
+    "WAITLISTED",
+    "_Doctor",
+    "_Slot",
+    "_Token",
+    "check_time",
+    "mypyc_attr",
+]
+
+_C = TypeVar("_C")
+
+try:  # the compiled build reads this decorator; the pure engine needs only the standard library
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pragma: no cover - mypy_extensions comes with mypy, a development dependency
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_C], _C]:
+        return lambda cls: cls
+
+
+BIG: Final = 1 << 40  # bypass threshold of a token that aging will not upgrade (counts still kept)
+INF: Final = math.inf
+
+BOOKED: Final = TokenState.BOOKED
+WAITLISTED: Final = TokenState.WAITLISTED
+CHECKED_IN: Final = TokenState.CHECKED_IN
+CALLED: Final = TokenState.CALLED
+COMPLETED: Final = TokenState.COMPLETED
+CANCELLED: Final = TokenState.CANCELLED
+NO_SHOW: Final = TokenState.NO_SHOW
+LEFT: Final = TokenState.LEFT
+UNSERVED: Final = TokenState.UNSERVED
+EMERGENCY: Final = Category.EMERGENCY
+
+
+class _Slot:
+    __slots__ = ("breaches", "cap", "displaceable", "emerg", "end", "index", "pending", "regular", "start")
+
+    def __init__(self, index: int, start: float, end: float, cap: int) -> None:
+        self.index = index
+        self.start = start
+        self.end = end
+        self.cap = cap
+        self.regular = 0  # seated non-emergency tokens (booked, checked in, called, completed)
+        self.emerg = 0  # emergency tokens seated here, completed included
+        self.breaches = 0
+        self.pending: list[_Token] = []  # checked in before the slot opened
+        # heap of tokens an emergency may displace, smallest displacement key first; lazy entries
+        # (key, issue, seat version, rank at push, token), validated when popped
+        self.displaceable: list[tuple[tuple[int, ...], int, int, int, _Token]] = []
+
+
+class _Doctor:
+    __slots__ = (
+        "busy",
+        "by_pos",
+        "consult_n",
+        "consult_sum",
+        "dirty",
+        "id",
+        "live",
+        "next_open",
+        "order",
+        "slots",
+        "tree_of",
+        "trees",
+        "wl",
+        "wl_count",
+    )
+
+    def __init__(self, doctor_id: str, order: int, slots: list[_Slot], ranks: Sequence[int]) -> None:
+        self.id = doctor_id
+        self.order = order
+        self.slots = slots
+        self.next_open = 0  # slots [0, next_open) have opened
+        self.busy: _Token | None = None
+        self.consult_sum = 0.0
+        self.consult_n = 0
+        self.by_pos: list[_Token] = []  # tokens by check-in position at this doctor
+        # tokens with a position that still wait (checked in, not yet called or ended); when none is left the
+        # positions start again from 0, which keeps the trees as shallow as the live queue
+        self.live = 0
+        # one tree per rank in use, best rank first
+        self.trees: list[tuple[int, RankTree]] = [(r, RankTree()) for r in ranks]
+        self.tree_of: dict[int, RankTree] = dict(self.trees)
+        # waitlist: one lazy heap per requested slot; key (0, displaced order) or (1, rank, waitlist order)
+        self.wl: list[list[tuple[tuple[int, ...], _Token]]] = [[] for _ in slots]
+        self.wl_count = 0
+        self.dirty = False  # the doctor choice has not yet re-read this doctor since it changed
+
+    def mean_consult(self, slot: _Slot) -> float:
+        if self.consult_n:
+            return self.consult_sum / self.consult_n
+        return (slot.end - slot.start) / slot.cap
+
+
+class _Token:
+    __slots__ = (
+        "bypass_acc",
+        "callable_since",
+        "called_at",
+        "category",
+        "checked_in_at",
+        "displacements",
+        "doctor",
+        "ended_at",
+        "id",
+        "in_tree",
+        "issue",
+        "issued_at",
+        "patient",
+        "pos",
+        "rank",
+        "req_slot",
+        "request",
+        "seat_ver",
+        "seated_at",
+        "seq",
+        "slot",
+        "state",
+        "thr",
+        "upgrades",
+        "wait_acc",
+        "wait_ver",
+        "wl_key",
+    )
+
+    def __init__(
+        self,
+        token_id: str,
+        issue: int,
+        patient: str,
+        category: Category,
+        rank: int,
+        doctor: _Doctor,
+        req_slot: int,
+        now: float,
+        request: tuple[Any, ...] | None,
+    ) -> None:
+        self.id = token_id
+        self.issue = issue
+        self.patient = patient
+        self.category = category
+        self.rank = rank
+        self.doctor = doctor
+        self.req_slot = req_slot
+        self.request = request
+        self.issued_at = now
+        self.state = BOOKED
+        self.slot: int | None = None
+        self.seated_at: float | None = None
+        self.seq: int | None = None
+        self.pos = -1
+        self.checked_in_at: float | None = None
+        self.called_at: float | None = None
+        self.ended_at: float | None = None
+        self.displacements = 0
+        self.upgrades = 0
+        self.bypass_acc = 0
+        self.thr = BIG
+        self.in_tree = False
+        self.callable_since: float | None = None
+        self.wait_acc = 0.0
+        self.wait_ver = 0
+        self.seat_ver = 0
+        self.wl_key: tuple[int, ...] | None = None
+
+
+def check_time(name: str, value: object) -> float:
+    """``value`` as a float, or :class:`InvalidRequest` naming ``name`` when it is not a finite number.
+
+    ``value`` is typed ``object``: a compiled build would otherwise convert a ``bool`` to a float on entry.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRequest(f"{name}: {value!r} is not a finite number of minutes")
+    return float(value)

@@ -1,0 +1,405 @@
+"""Applying events: the engine's state changes here and only here (a pure fold that replay reuses).
+
+Every handler ``_on_<kind>`` takes one event of :mod:`opdsim.engine.events` and changes the state as that event
+says, without deciding anything and without validating: the deciding side (:mod:`opdsim.engine.engine`) only
+emits events it has checked, and :meth:`_Fold.check_event` vets an event from outside (a stored log) before
+it is applied. The handlers report every doctor whose choice-relevant state changed to the doctor choice
+(:meth:`DoctorChoice.touch`), so that the choice's index stays current without scanning.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from opdsim.engine._state import (
+    BIG,
+    BOOKED,
+    CALLED,
+    CANCELLED,
+    CHECKED_IN,
+    COMPLETED,
+    EMERGENCY,
+    INF,
+    LEFT,
+    NO_SHOW,
+    UNSERVED,
+    WAITLISTED,
+    _Doctor,
+    _Slot,
+    _Token,
+    mypyc_attr,
+)
+from opdsim.engine.choice import DoctorChoice, EarliestCall
+from opdsim.engine.events import (
+    Booked,
+    Called,
+    Cancelled,
+    CapBreached,
+    CheckedIn,
+    Completed,
+    DayClosed,
+    Displaced,
+    DoctorAdded,
+    EngineStarted,
+    Event,
+    Left,
+    NoShow,
+    Promoted,
+    SlotOpened,
+    SlotsShifted,
+    Upgraded,
+    Waitlisted,
+)
+from opdsim.engine.policy import Policy
+from opdsim.engine.rules import AgingRule, DisplacementRule, LowestPriorityLatest, PolicyAging, Rules
+from opdsim.engine.types import TERMINAL_STATES, Category, TokenState
+
+__all__: list[str] = []
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class _Fold:
+    """The engine's state and the handlers that apply events to it."""
+
+    def __init__(self, policy: Policy, rules: Rules | None = None) -> None:
+        rules = Rules() if rules is None else rules
+        self._policy = policy
+        self._rank_of = {c: policy.ranks[c] for c in Category}
+        self._ranks = sorted(set(self._rank_of.values()))
+        self._ceiling = policy.ceiling
+        self._aging: AgingRule = PolicyAging(policy) if rules.aging is None else rules.aging
+        self._victim: DisplacementRule = LowestPriorityLatest() if rules.displacement is None else rules.displacement
+        make_choice = EarliestCall if rules.choice is None else rules.choice
+        self._choice: DoctorChoice = make_choice(self._ranks, self._rank_of[EMERGENCY])
+        self._rules = rules
+        self._bypass_on = self._aging.bypass_threshold(0) is not None
+        self._max_disp = policy.max_displacements
+        self._grace = float(policy.no_show_grace)
+        self._log: list[Any] = [EngineStarted(policy)]
+        self._last = -INF  # latest now of a call that changed the state (none yet: bookings may precede opening)
+        self._closed = False
+        self._docs: dict[str, _Doctor] = {}
+        self._doc_list: list[_Doctor] = []  # sorted by id ("lowest id" tie-breaks)
+        self._tokens: dict[str, _Token] = {}
+        self._active: dict[tuple[str, str], _Token] = {}  # (patient, doctor) -> active token
+        self._held: dict[str, dict[str, _Token]] = {}  # patient -> doctor -> active token
+        self._requests: dict[str, _Token] = {}
+        self._ntok = 0
+        self._seq = 0
+        self._wl_order = 0
+        self._disp_order = 0
+        # timers: lazy heaps, validated when popped
+        self._opens: list[tuple[float, int, int, str]] = []  # (slot start, doctor order, slot, doctor)
+        self._waits: list[tuple[float, int, int, _Token]] = []  # (deadline, issue, wait_ver, token)
+        self._noshows: list[tuple[float, int, int, _Token]] = []  # (deadline bound, issue, seat_ver, token)
+        self._apply: dict[type, Callable[[Any], None]] = {
+            DoctorAdded: self._on_doctor_added,
+            Booked: self._on_booked,
+            Waitlisted: self._on_waitlisted,
+            Promoted: self._on_promoted,
+            Displaced: self._on_displaced,
+            CapBreached: self._on_cap_breached,
+            Upgraded: self._on_upgraded,
+            CheckedIn: self._on_checked_in,
+            SlotOpened: self._on_slot_opened,
+            Called: self._on_called,
+            Completed: self._on_completed,
+            Cancelled: self._on_cancelled,
+            NoShow: self._on_no_show,
+            Left: self._on_left,
+            SlotsShifted: self._on_slots_shifted,
+            DayClosed: self._on_day_closed,
+        }
+
+    # ------------------------------------------------------------------ helpers of the fold
+
+    def _emit(self, ev: Event) -> None:
+        self._log.append(ev)
+        self._last = ev.now  # type: ignore[union-attr]
+        self._apply[type(ev)](ev)
+
+    def _deadline(self, tok: _Token) -> float:
+        """No-show deadline of a booked token: the later of its slot's start and its seat time, plus grace."""
+        assert tok.slot is not None and tok.seated_at is not None
+        start = tok.doctor.slots[tok.slot].start
+        return (start if start > tok.seated_at else tok.seated_at) + self._grace
+
+    def _new_token(self, ev: Booked | Waitlisted, req_slot: int) -> _Token:
+        self._ntok += 1
+        doc = self._docs[ev.doctor]
+        request = None
+        if ev.request_id is not None:
+            request = (ev.patient, ev.category, ev.asked_doctor, ev.asked_slot)
+        rank = self._rank_of[ev.category]
+        tok = _Token(ev.token, self._ntok, ev.patient, ev.category, rank, doc, req_slot, ev.now, request)
+        if ev.request_id is not None:
+            self._requests[ev.request_id] = tok
+        self._tokens[ev.token] = tok
+        self._active[(ev.patient, ev.doctor)] = tok
+        held = self._held.get(ev.patient)
+        if held is None:
+            self._held[ev.patient] = {ev.doctor: tok}
+        else:
+            held[ev.doctor] = tok
+        return tok
+
+    def _push_displaceable(self, s: _Slot, tok: _Token) -> None:
+        key = self._victim.key(tok.rank, tok.issue)
+        heapq.heappush(s.displaceable, (key, tok.issue, tok.seat_ver, tok.rank, tok))
+
+    def _seat(self, tok: _Token, index: int, now: float) -> None:
+        doc = tok.doctor
+        s = doc.slots[index]
+        tok.slot = index
+        tok.seated_at = now
+        tok.seat_ver += 1
+        self._choice.touch(doc)
+        if tok.category is EMERGENCY:
+            s.emerg += 1
+            return
+        s.regular += 1
+        if tok.displacements < self._max_disp:
+            self._push_displaceable(s, tok)
+        if tok.checked_in_at is None:
+            tok.state = BOOKED
+            heapq.heappush(self._noshows, (self._deadline(tok), tok.issue, tok.seat_ver, tok))
+        else:
+            tok.state = CHECKED_IN
+            if index < doc.next_open:
+                self._make_callable(tok, now)
+            else:
+                s.pending.append(tok)
+
+    def _free_seat(self, tok: _Token, slot: int) -> None:
+        s = tok.doctor.slots[slot]
+        self._choice.touch(tok.doctor)
+        if tok.category is EMERGENCY:
+            s.emerg -= 1
+        else:
+            s.regular -= 1
+
+    def _unseat(self, tok: _Token, now: float) -> None:
+        if tok.in_tree:
+            self._remove_callable(tok, now)
+        if tok.slot is not None:
+            self._free_seat(tok, tok.slot)
+            tok.slot = None
+            tok.seat_ver += 1
+
+    def _make_callable(self, tok: _Token, since: float) -> None:
+        tok.in_tree = True
+        tok.callable_since = since
+        self._enter_rank(tok)
+
+    def _eligible(self, tok: _Token) -> bool:
+        """Whether aging may still upgrade the token (never an emergency, never above the ceiling)."""
+        return tok.category is not EMERGENCY and tok.rank > self._ceiling
+
+    def _enter_rank(self, tok: _Token) -> None:
+        """Put a callable token into its rank's tree with its next bypass threshold and, for wait aging,
+        schedule its next wait threshold (counted from ``callable_since``)."""
+        doc = tok.doctor
+        self._choice.touch(doc)
+        eligible = self._eligible(tok)
+        thr = self._aging.bypass_threshold(tok.upgrades) if eligible else None
+        tok.thr = BIG if thr is None else thr
+        doc.tree_of[tok.rank].insert(tok.pos, tok.thr - tok.bypass_acc)
+        if eligible:
+            wait = self._aging.wait_threshold(tok.upgrades)
+            if wait is not None:
+                assert tok.callable_since is not None
+                deadline = tok.callable_since + wait - tok.wait_acc
+                heapq.heappush(self._waits, (deadline, tok.issue, tok.wait_ver, tok))
+
+    def _remove_callable(self, tok: _Token, now: float) -> None:
+        self._choice.touch(tok.doctor)
+        value = tok.doctor.tree_of[tok.rank].remove(tok.pos)
+        tok.bypass_acc = tok.thr - value
+        tok.in_tree = False
+        assert tok.callable_since is not None
+        tok.wait_acc += now - tok.callable_since
+        tok.callable_since = None
+        tok.wait_ver += 1
+
+    def _stop_waiting(self, tok: _Token) -> None:
+        """A checked-in token stops waiting (called or ended): free its position for renumbering."""
+        doc = tok.doctor
+        doc.live -= 1
+        if not doc.live:
+            doc.by_pos.clear()
+
+    def _end(self, tok: _Token, state: TokenState, now: float) -> None:
+        if tok.state is WAITLISTED:
+            tok.doctor.wl_count -= 1
+            self._choice.touch(tok.doctor)
+        if tok.pos >= 0 and tok.state is not CALLED:
+            self._stop_waiting(tok)
+        tok.state = state
+        tok.ended_at = now
+        doc_id = tok.doctor.id
+        if self._active.get((tok.patient, doc_id)) is tok:
+            del self._active[(tok.patient, doc_id)]
+            held = self._held[tok.patient]
+            del held[doc_id]
+            if not held:
+                del self._held[tok.patient]
+
+    def _release(self, tok: _Token, state: TokenState, now: float) -> None:
+        held = tok.slot
+        self._unseat(tok, now)
+        self._end(tok, state, now)
+        tok.slot = held  # an ended token's view keeps the slot it held last (its seat is free)
+
+    # ------------------------------------------------------------------ one handler per event kind
+
+    def _on_doctor_added(self, ev: DoctorAdded) -> None:
+        slots = [_Slot(i, s, e, c) for i, (s, e, c) in enumerate(ev.slots)]
+        doc = _Doctor(ev.doctor, len(self._docs), slots, self._ranks)
+        self._docs[ev.doctor] = doc
+        self._doc_list.append(doc)
+        self._doc_list.sort(key=lambda d: d.id)
+        heapq.heappush(self._opens, (slots[0].start, doc.order, 0, doc.id))
+        self._choice.add(doc)
+
+    def _on_booked(self, ev: Booked) -> None:
+        tok = self._new_token(ev, ev.requested_slot)
+        self._seat(tok, ev.slot, ev.now)
+
+    def _on_waitlisted(self, ev: Waitlisted) -> None:
+        tok = self._new_token(ev, ev.requested_slot)
+        tok.state = WAITLISTED
+        self._wl_order += 1
+        tok.wl_key = (1, tok.rank, self._wl_order)
+        heapq.heappush(tok.doctor.wl[ev.requested_slot], (tok.wl_key, tok))
+        tok.doctor.wl_count += 1
+        self._choice.touch(tok.doctor)
+
+    def _on_promoted(self, ev: Promoted) -> None:
+        tok = self._tokens[ev.token]
+        tok.doctor.wl_count -= 1
+        tok.wl_key = None
+        self._seat(tok, ev.slot, ev.now)
+
+    def _on_displaced(self, ev: Displaced) -> None:
+        tok = self._tokens[ev.token]
+        self._unseat(tok, ev.now)
+        tok.displacements += 1
+        if ev.to_slot is not None:
+            self._seat(tok, ev.to_slot, ev.now)
+            return
+        doc = tok.doctor
+        tok.state = WAITLISTED
+        tok.req_slot = ev.from_slot
+        self._disp_order += 1
+        tok.wl_key = (0, self._disp_order)
+        heapq.heappush(doc.wl[ev.from_slot], (tok.wl_key, tok))
+        doc.wl_count += 1
+
+    def _on_cap_breached(self, ev: CapBreached) -> None:
+        self._docs[ev.doctor].slots[ev.slot].breaches += 1
+
+    def _on_upgraded(self, ev: Upgraded) -> None:
+        tok = self._tokens[ev.token]
+        doc = tok.doctor
+        was_callable = tok.in_tree
+        if was_callable:
+            tok.bypass_acc = tok.thr - doc.tree_of[tok.rank].remove(tok.pos)
+        tok.rank = ev.rank
+        tok.upgrades += 1
+        tok.wait_ver += 1
+        if tok.slot is not None and tok.displacements < self._max_disp and tok.state in (BOOKED, CHECKED_IN):
+            # the entry under the old rank goes stale: _pop_displaceable checks the rank
+            self._push_displaceable(doc.slots[tok.slot], tok)
+        if was_callable:  # the callable period goes on: re-enter at the new rank without closing it
+            self._enter_rank(tok)
+
+    def _on_checked_in(self, ev: CheckedIn) -> None:
+        tok = self._tokens[ev.token]
+        self._seq = ev.queue_seq
+        tok.seq = ev.queue_seq
+        doc = tok.doctor
+        tok.pos = len(doc.by_pos)
+        doc.by_pos.append(tok)
+        doc.live += 1
+        tok.checked_in_at = ev.now
+        if tok.state is WAITLISTED:
+            return
+        tok.state = CHECKED_IN
+        assert tok.slot is not None
+        if tok.category is EMERGENCY or tok.slot < doc.next_open:
+            self._make_callable(tok, ev.now)
+        else:
+            doc.slots[tok.slot].pending.append(tok)
+
+    def _on_slot_opened(self, ev: SlotOpened) -> None:
+        doc = self._docs[ev.doctor]
+        s = doc.slots[ev.slot]
+        doc.next_open = ev.slot + 1
+        for tok in s.pending:
+            if tok.slot == s.index and tok.state is CHECKED_IN and not tok.in_tree:
+                since = max(s.start, tok.checked_in_at or s.start, tok.seated_at or s.start)
+                self._make_callable(tok, since)
+        s.pending = []
+        if doc.next_open < len(doc.slots):
+            heapq.heappush(self._opens, (doc.slots[doc.next_open].start, doc.order, doc.next_open, doc.id))
+
+    def _on_called(self, ev: Called) -> None:
+        tok = self._tokens[ev.token]
+        doc = tok.doctor
+        rank = tok.rank
+        pos = tok.pos
+        self._remove_callable(tok, ev.now)
+        self._stop_waiting(tok)
+        tok.state = CALLED
+        tok.called_at = ev.now
+        tok.seat_ver += 1
+        doc.busy = tok
+        # every callable token of a worse rank checked in earlier (smaller position) was just bypassed
+        for r, tree in doc.trees:
+            if r > rank and tree.cnt[1]:
+                tree.add_prefix(pos, -1)
+
+    def _on_completed(self, ev: Completed) -> None:
+        tok = self._tokens[ev.token]
+        doc = tok.doctor
+        assert tok.called_at is not None
+        doc.consult_sum += ev.now - tok.called_at
+        doc.consult_n += 1
+        doc.busy = None
+        self._choice.touch(doc)
+        self._end(tok, COMPLETED, ev.now)
+
+    def _on_cancelled(self, ev: Cancelled) -> None:
+        self._release(self._tokens[ev.token], CANCELLED, ev.now)
+
+    def _on_no_show(self, ev: NoShow) -> None:
+        self._release(self._tokens[ev.token], NO_SHOW, ev.now)
+
+    def _on_left(self, ev: Left) -> None:
+        self._release(self._tokens[ev.token], LEFT, ev.now)
+
+    def _on_slots_shifted(self, ev: SlotsShifted) -> None:
+        now, m = ev.now, ev.minutes
+        doc = self._docs[ev.doctor]
+        self._choice.touch(doc)
+        for s in doc.slots:
+            if s.start > now:
+                s.start += m
+                s.end += m
+            elif s.end > now:
+                s.end += m
+
+    def _on_day_closed(self, ev: DayClosed) -> None:
+        now = ev.now
+        for tok in self._tokens.values():
+            if tok.state is CALLED:
+                self._on_completed(Completed(now, tok.id))
+            elif tok.state not in TERMINAL_STATES:
+                if tok.in_tree:
+                    self._remove_callable(tok, now)
+                if tok.slot is not None:  # an unserved token holds no seat; its view keeps the slot it had
+                    self._free_seat(tok, tok.slot)
+                self._end(tok, UNSERVED, now)
+        self._closed = True
