@@ -34,6 +34,7 @@ from opdsim.service.models import (
     BoardOut,
     BookIn,
     CallOut,
+    ClinicDate,
     DayOut,
     DaySetup,
     DelayIn,
@@ -239,7 +240,7 @@ def create_app(settings: Settings) -> FastAPI:
             description="Unique per intended change: a retry with the same key and body returns the first answer",
         ),
     ]
-    DayPath = Annotated[dt.date, Path(description="The clinic day (YYYY-MM-DD)")]
+    DayPath = Annotated[ClinicDate, Path(description="The clinic day (YYYY-MM-DD)")]
     DoctorPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
     TokenPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
     Offset = Annotated[int, Query(ge=0, le=10_000_000)]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 __all__ = [
     "MAX_PAGE",
@@ -18,6 +18,7 @@ __all__ = [
     "BoardOut",
     "BookIn",
     "CallOut",
+    "ClinicDate",
     "DayOut",
     "DaySetup",
     "DelayIn",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 MAX_PAGE = 500
+MIN_YEAR, MAX_YEAR = 2000, 2200
 
 # ids of patients, doctors and tokens: short, printable, no spaces
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
@@ -47,10 +49,30 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _in_range(value: dt.date) -> dt.date:
+    # beyond these years a time zone's offset could overflow datetime; no clinic books that far out
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"{value.isoformat()} is outside the years {MIN_YEAR} to {MAX_YEAR}")
+    return value
+
+
+def _date_in_range(value: dt.date) -> dt.date:
+    return _in_range(value)
+
+
+def _time_in_range(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None:
+        _in_range(value.date())
+    return value
+
+
+ClinicDate = Annotated[dt.date, AfterValidator(_date_in_range)]
+
+
 class AtIn(_In):
     """When the event happened (optional; the server's clock by default). ISO 8601; no offset = hospital time."""
 
-    at: dt.datetime | None = None
+    at: Annotated[dt.datetime | None, AfterValidator(_time_in_range)] = None
 
 
 class SlotIn(_In):
@@ -71,7 +93,7 @@ class DoctorIn(_In):
 class DaySetup(_In):
     """A clinic day: its date, the hospital's IANA time zone, the opening time and the doctors."""
 
-    date: dt.date
+    date: ClinicDate
     time_zone: str = Field(min_length=1, max_length=64, examples=["Asia/Kolkata"])
     opens_at: dt.time = Field(examples=["09:00"])
     doctors: list[DoctorIn] = Field(min_length=1, max_length=200)
@@ -89,7 +111,7 @@ class DaySetup(_In):
 class BookIn(AtIn):
     """``POST /book-token``: a token for a patient on a day, at a doctor (or any) and slot (or the earliest)."""
 
-    day: dt.date
+    day: ClinicDate
     patient: Ident
     category: BookCategory
     doctor: Ident | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,10 +31,14 @@ def test_health_ready_docs(api: Api) -> None:
 
 
 def test_a_day_through_every_endpoint(api: Api) -> None:
-    setup = api.setup_day(DAY, {"dr_a": [("09:00", "10:00", 2), ("10:00", "11:00", 2)], "dr_b": [("09:00", "10:00", 1)]})
+    setup = api.setup_day(
+        DAY, {"dr_a": [("09:00", "10:00", 2), ("10:00", "11:00", 2)], "dr_b": [("09:00", "10:00", 1)]}
+    )
     assert setup["opens_at"] == f"{DAY}T09:00:00+05:30"
     assert setup["doctors"][0]["slots"][1]["start"] == f"{DAY}T10:00:00+05:30"
-    again = api.post("/days", "admin", {"date": DAY, "time_zone": "UTC", "opens_at": "08:00", "doctors": setup_doctors()})
+    again = api.post(
+        "/days", "admin", {"date": DAY, "time_zone": "UTC", "opens_at": "08:00", "doctors": setup_doctors()}
+    )
     assert again.status_code == 409 and again.json()["code"] == "day_exists"
 
     # a patient books for themselves, with wall-clock times both ways
@@ -144,7 +149,7 @@ def setup_doctors() -> list[dict[str, object]]:
     return [{"id": "dr_a", "slots": [{"start": "09:00", "end": "10:00", "capacity": 1}]}]
 
 
-def book(api: Api, patient: str, category: str, minutes: float, doctor: str = "dr_a", day: str = DAY) -> dict:
+def book(api: Api, patient: str, category: str, minutes: float, doctor: str = "dr_a", day: str = DAY) -> dict[str, Any]:
     body = {"day": day, "patient": patient, "category": category, "doctor": doctor, "slot": 0, "at": at(day, minutes)}
     r = api.post("/book-token", "desk", body)
     assert r.status_code == 201, r.text

@@ -2,7 +2,8 @@
 simulation really run one engine.
 
 The engine calls of a day (the scripted demo morning, and a simulated standard day) are recorded by an engine
-subclass that notes each call before running it (for the simulation, the model's own engine). The same calls are then sent to a real server, each with the key
+subclass that notes each call before running it (for the simulation, the model's own engine). The same calls are
+then sent to a real server, each with the key
 of the role that would make it (the patient's app for ONLINE bookings, the desk, triage, each doctor's screen),
 and the service's audit log, decoded, must equal the log of a fresh in-process engine fed the same calls. Times
 cross the wire as wall-clock instants (microseconds), so both sides get the instants the wire carries: the scripted

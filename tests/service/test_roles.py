@@ -26,7 +26,9 @@ def test_every_endpoint_refuses_every_other_role_and_no_key(api: Api) -> None:
     booked = api.post("/book-token", "pat-1", {"day": DAY, "patient": "p1", "category": "ONLINE"})
     assert booked.status_code == 201 and booked.json()["id"] == "T1"
     spec = api.get("/openapi.json", None).json()
-    operations = {op["operationId"]: (method, path) for path, ops in spec["paths"].items() for method, op in ops.items()}
+    operations = {
+        op["operationId"]: (method, path) for path, ops in spec["paths"].items() for method, op in ops.items()
+    }
     assert set(operations) - PUBLIC == set(ROLES)
     before = api.get(f"/days/{DAY}/audit", "admin").json()["total"]
     refused = 0
@@ -36,10 +38,7 @@ def test_every_endpoint_refuses_every_other_role_and_no_key(api: Api) -> None:
         path = template.format(**PARAMS)
         body = BODIES.get(op, {})
         for who in [None, *(BY_ROLE[r] for r in Role if r not in ROLES[op])]:
-            if method == "get":
-                r = api.get(path, who)
-            else:
-                r = api.post(path, who, body)
+            r = api.get(path, who) if method == "get" else api.post(path, who, body)
             expected = 401 if who is None else 403
             assert r.status_code == expected, (op, who, r.status_code, r.text)
             assert r.json()["code"] in ("no_key", "forbidden"), (op, who, r.text)
