@@ -7,5 +7,5 @@ slows the next nor inflates the memory of worker processes forked after it.
 import subprocess
 import sys
 
-for module in ("bench_engine", "bench_sim", "bench_sweep"):
+for module in ("bench_engine", "bench_sim", "bench_sweep", "bench_service"):
     subprocess.run([sys.executable, "-m", f"benchmarks.{module}"], check=True)
