@@ -69,18 +69,22 @@ def serve(
     try:
         store.migrate()
     except SQLAlchemyError as exc:
-        raise ServeError(
-            f"--db: cannot open or migrate {db}: {type(exc).__name__}: {exc.args[0] if exc.args else ''}"
-        ) from None
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ServeError(f"--db: cannot open or migrate {_shown(url)}: {reason}") from None
     except OSError as exc:
-        raise ServeError(f"--db: cannot open {db}: {exc}") from None
+        raise ServeError(f"--db: cannot open {_shown(url)}: {exc}") from None
     finally:
         store.dispose()
     app = create_app(Settings(url, rules, ring, synchronous=sqlite_synchronous))
-    typer.echo(
-        f"opdsim serve: {len(ring)} keys, database {url.split('://', 1)[0]}, http://{host}:{port}/docs", err=True
-    )
+    typer.echo(f"opdsim serve: {len(ring)} keys, database {_shown(url)}, http://{host}:{port}/docs", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _shown(url: str) -> str:
+    """The database URL without its password (for messages and logs)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def register(app: typer.Typer) -> None:
