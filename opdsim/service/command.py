@@ -9,6 +9,7 @@ missing keys or policy file, a malformed one, a port in use, an unreachable data
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 from pathlib import Path
 from typing import Annotated
@@ -77,7 +78,29 @@ def serve(
         store.dispose()
     app = create_app(Settings(url, rules, ring, synchronous=sqlite_synchronous))
     typer.echo(f"opdsim serve: {len(ring)} keys, database {_shown(url)}, http://{host}:{port}/docs", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the signal that stopped it once it has shut down
+        server.stopped_by = signal.SIGINT
+    if server.stopped_by == signal.SIGINT:  # Ctrl-C: the CLI's convention is a message and status 130
+        typer.echo("opdsim serve: interrupted; stopped after the requests in progress were answered", err=True)
+        raise typer.Abort  # opdsim.cli.main turns it into exit status 130
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, remembering which signal stopped it."""
+
+        stopped_by: int | None = None
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            self.stopped_by = sig
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+    return Server
 
 
 def _shown(url: str) -> str:

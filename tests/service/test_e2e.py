@@ -254,3 +254,14 @@ def test_serve_refuses_bad_input_with_one_line(tmp_path: Path, server: Server) -
         assert done.returncode == 2, (extra, done.stderr)
         assert needle in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_stops_the_server_with_status_130(tmp_path: Path) -> None:
+    import signal
+
+    srv = Server(str(tmp_path / "opd.sqlite"), write_keys(tmp_path / "keys.toml")).start()
+    assert srv.proc is not None and srv.log is not None
+    srv.proc.send_signal(signal.SIGINT)
+    assert srv.proc.wait(timeout=30) == 130
+    log = srv.log.read_text()
+    assert "interrupted" in log and "Traceback" not in log
