@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +38,7 @@ from opdsim.service.auth import hash_key
 from opdsim.service.store import DayRow, Store, database_url
 
 CLIENTS = 64
+KINDS: Counter[str] = Counter()  # what the failures were
 REQUESTS = int(os.environ.get("OPDSIM_BENCH_REQUESTS", "3000"))
 DAY = dt.datetime.now(dt.UTC).date().isoformat()  # today, open from midnight UTC: the clock is inside slot 0
 FULL = 20_000
@@ -129,12 +131,14 @@ async def _load(url: str, make: Callable[[int], Request], n: int) -> tuple[float
                 t0 = time.perf_counter()
                 try:
                     r = await send(client, i)
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     failures += 1
+                    KINDS[type(exc).__name__] += 1
                     continue
                 latencies.append(time.perf_counter() - t0)
                 if r.status_code >= 500 or r.status_code in (401, 403, 422):
                     failures += 1
+                    KINDS[f"{r.status_code} {r.text[:60]}"] += 1
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(CLIENTS)))
@@ -184,13 +188,23 @@ def _mixed(prefix: str) -> Callable[[int], Request]:
     return make
 
 
-def _row(name: str, elapsed: float, lat: list[float], failures: int, floor: float | None) -> str:
+def _cpu(pid: int) -> float:
+    """CPU time (user + system) the process has used so far [s] (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _row(name: str, elapsed: float, lat: list[float], failures: int, floor: float | None, cpu: float) -> str:
     lat = sorted(lat)
     p50 = statistics.median(lat) * 1000
     p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000
     per = elapsed / len(lat)
     ratio = "" if floor is None else f"{per / floor:6.2f}x"
-    return f"{name:<24} {len(lat) / elapsed:9.0f} {p50:9.1f} {p99:9.1f} {ratio:>9} {failures:>6}"
+    cpu_ms = 1000 * cpu / len(lat)
+    return f"{name:<24} {len(lat) / elapsed:9.0f} {p50:9.1f} {p99:9.1f} {ratio:>9} {cpu_ms:10.2f} {failures:>6}"
 
 
 def main() -> None:
@@ -231,7 +245,10 @@ def main() -> None:
 
     try:
         print(f"booking service vs floor: {CLIENTS} clients, {REQUESTS} requests each, loopback, one run")
-        print(f"{'scenario':<24} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'vs floor':>9} {'errors':>6}")
+        print(
+            f"{'scenario':<24} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'vs floor':>9} {'server cpu':>10} {'errors':>6}"  # noqa: E501
+        )
+        print(f"{'':<24} {'':>9} {'':>9} {'':>9} {'':>9} {'ms/req':>10}")
         floor_url = start(
             [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_service:floor_app", "--log-level",
              "warning", "--no-access-log", "--host", "127.0.0.1"],
@@ -245,9 +262,10 @@ def main() -> None:
             return send
 
         asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
+        c0 = _cpu(procs[-1].pid)
         elapsed, lat, fails = asyncio.run(_load(floor_url, floor_make, REQUESTS))
         floor = elapsed / len(lat)
-        print(_row("floor (commit only)", elapsed, lat, fails, None))
+        print(_row("floor (commit only)", elapsed, lat, fails, None, _cpu(procs[-1].pid) - c0))
 
         results = {}
         for name, prefill in (("book, empty slot", 0), (f"book, {FULL:,} in slot", FULL)):
@@ -255,16 +273,20 @@ def main() -> None:
             _prefill(db, prefill)
             url = serve(db)
             asyncio.run(_load(url, _booker("warm"), 300))
+            c0 = _cpu(procs[-1].pid)
             elapsed, lat, fails = asyncio.run(_load(url, _booker("b"), REQUESTS))
             results[name] = len(lat) / elapsed
-            print(_row(name, elapsed, lat, fails, floor))
+            print(_row(name, elapsed, lat, fails, floor, _cpu(procs[-1].pid) - c0))
         db = str(tmp / "service-mixed.sqlite")
         _prefill(db, 0)
         url = serve(db)
+        c0 = _cpu(procs[-1].pid)
         elapsed, lat, fails = asyncio.run(_load(url, _mixed("m"), REQUESTS))
-        print(_row("book + call-next", elapsed, lat, fails, floor))
+        print(_row("book + call-next", elapsed, lat, fails, floor, _cpu(procs[-1].pid) - c0))
         empty, full = results.values()
         print(f"slot holding {FULL:,} tokens vs empty: {full / empty:.2f}x the throughput")
+        if KINDS:
+            print("errors:", dict(KINDS))
     finally:
         for proc in procs:
             proc.terminate()

@@ -4,16 +4,19 @@ For every mutating request the :class:`Ledger`:
 
 1. refuses a key already in flight in this process (409) and answers a key already answered from the store
    (the same body gets the original response, another body 422);
-2. takes the day's lock (the engine is single-threaded), opens a write transaction and locks the stream;
+2. takes the day's lock (the engine is single-threaded);
 3. catches the in-memory engine up on events other instances appended since it last looked;
 4. runs the engine call; a typed engine error becomes the response (an engine error changes no state, except a
    ``Rejected`` audit event, which is stored like any other);
-5. appends the new events, conditional on the head it read, and stores the idempotency key with the response, in
-   the same transaction, and commits; only then is the response returned.
+5. hands the new events and the idempotency key with the response to the committer, which appends them,
+   conditional on the stream's head, in one transaction; only after the commit is the response returned.
 
-If the append or the commit fails (another instance won a race, or the database refused), the in-memory engine
-holds events the store does not, so it is dropped and rebuilt from the store, and the command is retried from
-step 2.
+Group commit: while one transaction is being written to disk, the next commands are decided in memory and queue
+up; the committer then writes all of them in one transaction (one fsync for many requests), each command whole or
+not at all, in the order they were decided. If the append or the commit fails (another instance appended first, or
+the database refused), the in-memory engine holds events the store does not, so it is dropped and rebuilt from the
+store, and every command decided on it is retried from step 2 (none was answered). Reads are served from the
+in-memory day and may show a command a few milliseconds before its commit is acknowledged.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,6 +127,46 @@ class Day:
         return max(self.minutes(clock()), self.engine.now)
 
 
+@dataclass(eq=False)
+class _Pending:
+    """A command decided in memory, waiting for its batch to commit."""
+
+    stream: str
+    epoch: int  # the in-memory day it was decided on (a dropped day's commands are retried, never committed)
+    base: int  # the stream version its events follow
+    events: list[Any]
+    answer: tuple[str, str, str, int, str]  # principal, key, request hash, status, response body
+    done: threading.Event = field(default_factory=threading.Event)
+    committed: bool = False
+    error: BaseException | None = None
+
+
+class _Committer:
+    """One thread that commits whatever commands are waiting, together (group commit: one fsync for many)."""
+
+    def __init__(self, commit: Callable[[list[_Pending]], None]) -> None:
+        self._commit = commit
+        self._queue: list[_Pending] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, pending: _Pending) -> None:
+        with self._ready:
+            self._queue.append(pending)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="opdsim-committer", daemon=True)
+                self._thread.start()
+            self._ready.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue:
+                    self._ready.wait()
+                batch, self._queue = self._queue, []
+            self._commit(batch)
+
+
 class Ledger:
     """The days the service holds, and the one way to change them (see the module docstring).
 
@@ -146,6 +189,9 @@ class Ledger:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._inflight: set[tuple[str, str]] = set()
+        self._uncommitted: dict[str, int] = {}  # per stream: commands decided in memory, not yet committed
+        self._epochs: dict[str, int] = {}  # per stream: bumped whenever the in-memory day is dropped
+        self._committer = _Committer(self._commit)
 
     # ------------------------------------------------------------------ loading
 
@@ -188,6 +234,15 @@ class Ledger:
             day.version = head
         return day
 
+    def _current(self, conn: Any, stream: str, head: int) -> Day:
+        """The day to decide on: caught up with the store, or, while commands wait to commit, ahead of it."""
+        with self._guard:
+            ahead = self._uncommitted.get(stream, 0) > 0
+            day = self._days.get(stream)
+        if ahead and day is not None:
+            return day
+        return self._catch_up(conn, stream, head)
+
     @contextmanager
     def reading(self, stream: str) -> Iterator[Day]:
         """The day, caught up with the store, held under its lock while the caller reads it."""
@@ -196,7 +251,7 @@ class Ledger:
                 head = self.store.head(conn, stream)
                 if head is None:
                     raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
-                day = self._catch_up(conn, stream, head)
+                day = self._current(conn, stream, head)
             yield day
 
     # ------------------------------------------------------------------ idempotency
@@ -271,49 +326,90 @@ class Ledger:
         """Run ``run(day)`` as one durable command on the day ``stream`` (see the module docstring).
 
         ``run`` calls the engine and returns the success status and body; it raises a typed engine error or an
-        :class:`ApiError` to refuse (either becomes the stored response).
+        :class:`ApiError` to refuse (either becomes the stored response). Returns once the command's events and
+        key are committed (group commit: several commands may share one transaction, each whole or not at all).
         """
-        with self._in_flight(principal, key), self._lock(stream):
-            with self.store.read() as conn:
-                stored = self.store.answered(conn, principal, key)
-            if stored is not None:
-                return self._replay_answer(key, request_hash, stored)
+        with self._in_flight(principal, key):
             for attempt in range(_RETRIES):
-                try:
-                    with self.store.write() as conn:
-                        head = self.store.lock_stream(conn, stream)
-                        if head is not None:
-                            stored = self.store.answered(conn, principal, key)
-                            if stored is not None:  # another instance answered it meanwhile
-                                return self._replay_answer(key, request_hash, stored)
-                        day = self._catch_up(conn, stream, head)
-                        mark = day.engine.event_count
-                        try:
-                            outcome = run(day)
-                        except OpdsimError as exc:
-                            outcome = error_body(exc)
-                        except ApiError as exc:
-                            outcome = exc.status, exc.body()
-                        except BaseException:
-                            self._days.pop(stream, None)  # an unexpected failure: trust only the store
-                            raise
-                        new = day.engine.events_since(mark)
-                        assert head is not None
-                        try:
-                            version = self.store.append(conn, stream, head, new)
-                            self.store.remember(
-                                conn, principal, key, request_hash, outcome[0], json.dumps(outcome[1]), stream
-                            )
-                        except BaseException:
-                            self._days.pop(stream, None)
-                            raise
-                    day.version = version
+                with self._lock(stream):
+                    with self.store.read() as conn:
+                        stored = self.store.answered(conn, principal, key)
+                        if stored is not None:
+                            return self._replay_answer(key, request_hash, stored)
+                        head = self.store.head(conn, stream)
+                        if head is None:
+                            raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
+                        day = self._current(conn, stream, head)
+                    mark = day.engine.event_count
+                    try:
+                        outcome = run(day)
+                    except OpdsimError as exc:
+                        outcome = error_body(exc)
+                    except ApiError as exc:
+                        outcome = exc.status, exc.body()
+                    except BaseException:
+                        self._drop(stream)  # an unexpected failure: trust only the store
+                        raise
+                    new = day.engine.events_since(mark)
+                    pending = _Pending(
+                        stream,
+                        self._epochs.get(stream, 0),
+                        day.version,
+                        list(new),
+                        (principal, key, request_hash, outcome[0], json.dumps(outcome[1])),
+                    )
+                    day.version += len(new)
+                    with self._guard:
+                        self._uncommitted[stream] = self._uncommitted.get(stream, 0) + 1
+                    self._committer.submit(pending)
+                pending.done.wait()
+                if pending.error is not None:
+                    raise pending.error
+                if pending.committed:
                     return outcome
-                except (StaleStream, sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
-                    # the in-memory engine may hold events the store refused: rebuild it and decide again
-                    self._days.pop(stream, None)
-                    time.sleep(min(0.001 * 2**attempt, 0.1))
+                time.sleep(min(0.001 * 2**attempt, 0.05))  # the store refused the batch: decide again
             raise ApiError(503, "contention", f"day {stream!r}: could not append after {_RETRIES} attempts")
+
+    def _drop(self, stream: str) -> None:
+        """Forget the in-memory day: it is rebuilt from the store; commands decided on it are retried."""
+        with self._guard:
+            self._days.pop(stream, None)
+            self._epochs[stream] = self._epochs.get(stream, 0) + 1
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Commit a batch of decided commands in one transaction (the committer thread calls this)."""
+        with self._guard:
+            live = [p for p in batch if p.epoch == self._epochs.get(p.stream, 0)]
+        stale = [p for p in batch if p not in live]
+        error: BaseException | None = None
+        committed = False
+        if live:
+            try:
+                with self.store.write() as conn:
+                    heads: dict[str, int | None] = {}
+                    for p in live:
+                        if p.stream not in heads:
+                            heads[p.stream] = self.store.lock_stream(conn, p.stream)
+                        if heads[p.stream] != p.base:
+                            raise StaleStream(p.stream)
+                        heads[p.stream] = self.store.append(conn, p.stream, p.base, p.events)
+                        principal, key, request_hash, status, body = p.answer
+                        self.store.remember(conn, principal, key, request_hash, status, body, p.stream)
+                committed = True
+            except (StaleStream, sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+                pass  # another instance appended first, or the database was busy: the commands are retried
+            except Exception as exc:  # handed to the waiting requests, which raise it
+                error = exc
+            if not committed:
+                for stream in {p.stream for p in live}:
+                    self._drop(stream)
+        for p in batch:
+            with self._guard:
+                self._uncommitted[p.stream] -= 1
+            p.committed = committed and p in live
+            p.error = error if p in live else None
+            p.done.set()
+        del stale
 
     # ------------------------------------------------------------------ views
 
