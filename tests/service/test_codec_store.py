@@ -169,3 +169,32 @@ def test_a_key_in_flight_is_409(store: Store) -> None:
     release.set()
     worker.join()
     assert busy.value.status == 409 and busy.value.code == "in_flight"
+
+
+def test_two_ledgers_on_one_file_never_double_book(store: Store) -> None:
+    """Two instances (two ledgers, two connection pools) race on one SQLite file: conflicts are retried."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = Store(store.url)
+    ledgers = [Ledger(store, Policy()), Ledger(other, Policy())]
+    ledgers[0].setup_day("admin", "k0", "h0", _row(), [("dr_a", [(0.0, 60.0, 10), (60.0, 120.0, 10)])])
+
+    def book(i: int) -> tuple[int, dict[str, object]]:
+        def run(day: Day) -> tuple[int, dict[str, object]]:
+            view = day.engine.book(f"p{i}", Category.WALK_IN, "dr_a", now=1, slot=0)
+            return 201, {"id": view.id, "state": view.state.value}
+
+        return ledgers[i % 2].command("2030-03-01", "desk", f"key{i}", f"h{i}", run)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(book, range(120)))
+    assert all(status == 201 for status, _ in answers)
+    assert len({body["id"] for _, body in answers}) == 120
+    assert sum(body["state"] == "booked" for _, body in answers) == 10
+    with store.read() as conn:
+        replayed = Engine.replay(store.events_after(conn, "2030-03-01", 0))
+    assert replayed.slots("dr_a")[0].regular == 10 and len(replayed.waitlist("dr_a")) == 110
+    for ledger in ledgers:
+        with ledger.reading("2030-03-01") as day:
+            assert day.engine.snapshot() == replayed.snapshot()
+    other.dispose()
