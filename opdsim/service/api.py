@@ -211,7 +211,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The caller's API key")
 
-    def authenticate(key: Annotated[str | None, Depends(api_key)]) -> Principal:
+    async def authenticate(key: Annotated[str | None, Depends(api_key)]) -> Principal:  # async: no thread hop
         if not key:
             raise ApiError(401, "no_key", "no API key: send it in the X-API-Key header")
         principal = settings.keys.find(key)
@@ -222,7 +222,7 @@ def create_app(settings: Settings) -> FastAPI:
     def allowed(operation: str) -> Any:
         roles = ROLES[operation]
 
-        def check(who: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        async def check(who: Annotated[Principal, Depends(authenticate)]) -> Principal:
             if who.role not in roles:
                 names = ", ".join(sorted(r.value for r in roles))
                 raise ApiError(403, "forbidden", f"{operation}: role {who.role.value!r} may not do this ({names} may)")
