@@ -265,3 +265,19 @@ def test_ctrl_c_stops_the_server_with_status_130(tmp_path: Path) -> None:
     assert srv.proc.wait(timeout=30) == 130
     log = srv.log.read_text()
     assert "interrupted" in log and "Traceback" not in log
+
+
+def test_tick_marks_overdue_no_shows_and_refills_the_seat(api: Api) -> None:
+    day = "2030-01-13"
+    api.setup_day(day, {"dr_a": [("09:00", "10:00", 1)]})
+    first = book(api, "n1", "WALK_IN", -60, day=day)
+    second = book(api, "n2", "WALK_IN", -50, day=day)
+    assert (first["state"], second["state"]) == ("booked", "waitlisted")
+    # the deadline is the slot start plus 15 minutes of grace: a tick at 09:14 is too early, 09:16 is not
+    assert api.post(f"/days/{day}/tick", "desk", {"at": at(day, 14)}).status_code == 200
+    assert api.get(f"/days/{day}/tokens/{first['id']}", "desk").json()["state"] == "booked"
+    assert api.post(f"/days/{day}/tick", "desk", {"at": at(day, 16)}).status_code == 200
+    gone = api.get(f"/days/{day}/tokens/{first['id']}", "desk").json()
+    assert (gone["state"], gone["ended_at"]) == ("no_show", f"{day}T09:16:00+05:30")
+    seated = api.get(f"/days/{day}/tokens/{second['id']}", "desk").json()
+    assert (seated["state"], seated["slot"]) == ("booked", 0)
