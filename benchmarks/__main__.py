@@ -16,5 +16,5 @@ if _build.build() == "compiled":
     builds.append({"OPDSIM_PURE": "1"})
 for extra in builds:
     subprocess.run([sys.executable, "-m", "benchmarks.bench_day"], check=True, env={**os.environ, **extra})
-for module in ("bench_engine", "bench_sim", "bench_sweep"):
+for module in ("bench_engine", "bench_sim", "bench_sweep", "bench_service"):
     subprocess.run([sys.executable, "-m", f"benchmarks.{module}"], check=True)

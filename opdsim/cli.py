@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from opdsim.engine import Category, Engine, OpdsimError
+from opdsim.service.command import register as _register_serve
 
 app = typer.Typer(
     add_completion=False,
@@ -295,6 +296,9 @@ def _scripted_demo() -> None:
     console.print(table)
     same = "identical" if Engine.replay(eng.events).snapshot() == eng.snapshot() else "DIFFERENT"
     console.print(f"{len(eng.events)} events logged; an engine replayed from the log has an {same} state.")
+
+
+_register_serve(app)  # the booking service's `serve` command (opdsim/service/command.py)
 
 
 def main() -> None:

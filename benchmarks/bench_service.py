@@ -1,0 +1,298 @@
+"""The booking service under load, beside the stack's floor (``python -m benchmarks.bench_service``).
+
+Every server runs in its own process on 127.0.0.1; the load comes from this process, 64 concurrent clients
+(httpx, asyncio) on loopback. Printed per scenario: requests per second, p50 and p99 latency [ms], and the time per
+request against the floor's, all measured in the same run on the same machine:
+
+- ``floor``: a minimal FastAPI app whose one endpoint commits one row to SQLite (the same SQLAlchemy engine
+  settings as the service: WAL, synchronous=FULL) and does nothing else;
+- ``book, empty slot``: ``POST /book-token`` into one doctor's slot that starts empty;
+- ``book, 20,000 in slot``: the same into a slot that already holds 20,000 tokens (the original service fell
+  from 977 to 341 requests per second as one slot filled);
+- ``book + call-next``: 48 clients booking walk-ins who check in at once, 16 doctors calling and completing.
+
+``OPDSIM_BENCH_REQUESTS`` sets the requests per scenario (default 3000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from opdsim.engine import Category, Engine
+from opdsim.service.auth import hash_key
+from opdsim.service.store import DayRow, Store, database_url
+
+CLIENTS = 64
+KINDS: Counter[str] = Counter()  # what the failures were
+REQUESTS = int(os.environ.get("OPDSIM_BENCH_REQUESTS", "3000"))
+DAY = dt.datetime.now(dt.UTC).date().isoformat()  # today, open from midnight UTC: the clock is inside slot 0
+FULL = 20_000
+DOCTORS = [f"dr{i:02d}" for i in range(16)]
+SYNC: Literal["full", "normal"] = "normal" if os.environ.get("OPDSIM_BENCH_SYNC") == "normal" else "full"
+
+
+# ---------------------------------------------------------------------- the floor app (runs in its own process)
+
+
+def floor_app() -> Any:
+    """A FastAPI app that commits one row per request to SQLite and does nothing else."""
+    import sqlalchemy as sa
+    from fastapi import FastAPI
+
+    store = Store(database_url(os.environ["OPDSIM_FLOOR_DB"]), synchronous=SYNC)
+    table = sa.Table("hits", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text))
+    table.metadata.create_all(store.engine)
+    app = FastAPI()
+
+    @app.post("/commit", status_code=201)
+    def commit(body: dict[str, Any]) -> dict[str, Any]:
+        with store.write() as conn:
+            row = conn.execute(table.insert().values(body=str(body))).inserted_primary_key
+        return {"id": row[0] if row else None}
+
+    return app
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def _keys(path: Path) -> Path:
+    lines = []
+    for name, role, extra in [("desk", "desk", ""), ("admin", "admin", "")] + [
+        (f"doc-{d}", "doctor", f'doctor = "{d}"\n') for d in DOCTORS
+    ]:
+        lines.append(f'[[keys]]\nid = "{name}"\nrole = "{role}"\n{extra}sha256 = "{hash_key("bench-" + name)}"\n')
+    path.write_text("".join(lines))
+    return path
+
+
+def _prefill(db: str, in_slot: int) -> None:
+    """Store a day whose dr00 slot 0 already holds ``in_slot`` tokens (built in process, replayed by the server)."""
+    eng = Engine()
+    for d in DOCTORS:
+        eng.add_doctor(d, [(0.0, 1440.0, 100_000)])
+    for i in range(in_slot):
+        eng.book(f"pre{i}", Category.WALK_IN, "dr00", now=0.0, slot=0)
+    store = Store(database_url(db))
+    store.migrate()
+    with store.write() as conn:
+        store.create_day(conn, DayRow(DAY, DAY, "UTC", "00:00:00", 0), eng.events)
+    store.dispose()
+
+
+Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+
+
+async def _load(url: str, make: Callable[[int], Request], n: int) -> tuple[float, list[float], int]:
+    """Send ``n`` requests from CLIENTS concurrent clients; returns (elapsed [s], latencies [s], failures)."""
+    latencies: list[float] = []
+    failures = 0
+    counter = iter(range(n))
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=CLIENTS)) as client:
+
+        async def worker(w: int) -> None:
+            nonlocal failures
+            send = make(w)
+            for i in counter:
+                t0 = time.perf_counter()
+                try:
+                    r = await send(client, i)
+                except httpx.HTTPError as exc:
+                    failures += 1
+                    KINDS[type(exc).__name__] += 1
+                    continue
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code >= 500 or r.status_code in (401, 403, 422):
+                    failures += 1
+                    KINDS[f"{r.status_code} {r.text[:60]}"] += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(CLIENTS)))
+        return time.perf_counter() - t0, latencies, failures
+
+
+def _headers(who: str) -> dict[str, str]:
+    return {"X-API-Key": "bench-" + who, "Idempotency-Key": uuid.uuid4().hex}
+
+
+def _booker(prefix: str, check_in: bool = False) -> Callable[[int], Request]:
+    def make(_w: int) -> Request:
+        async def send(client: httpx.AsyncClient, i: int) -> httpx.Response:
+            body = {"day": DAY, "patient": f"{prefix}{i}", "category": "WALK_IN", "doctor": "dr00", "slot": 0}
+            if check_in:
+                body.update(doctor=DOCTORS[i % len(DOCTORS)], check_in=True)
+                body.pop("slot")
+            return await client.post("/book-token", json=body, headers=_headers("desk"))
+
+        return send
+
+    return make
+
+
+def _mixed(prefix: str) -> Callable[[int], Request]:
+    book = _booker(prefix, check_in=True)
+
+    def make(w: int) -> Request:
+        if w >= 16:
+            return book(w)
+        doctor = DOCTORS[w]
+        state = {"busy": None}
+
+        async def send(client: httpx.AsyncClient, i: int) -> httpx.Response:
+            who = f"doc-{doctor}"
+            if state["busy"] is not None:
+                r = await client.post(f"/days/{DAY}/tokens/{state['busy']}/complete", json={}, headers=_headers(who))
+                state["busy"] = None
+                return r
+            r = await client.post(f"/days/{DAY}/doctors/{doctor}/call-next", json={}, headers=_headers(who))
+            if r.status_code == 200 and r.json()["token"] is not None:
+                state["busy"] = r.json()["token"]["id"]
+            return r
+
+        return send
+
+    return make
+
+
+def _cpu(pid: int) -> float:
+    """CPU time (user + system) the process has used so far [s] (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _row(name: str, elapsed: float, lat: list[float], failures: int, floor: float | None, cpu: float) -> str:
+    lat = sorted(lat)
+    p50 = statistics.median(lat) * 1000
+    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000
+    per = elapsed / len(lat)
+    ratio = "" if floor is None else f"{per / floor:6.2f}x"
+    cpu_ms = 1000 * cpu / len(lat)
+    return f"{name:<24} {len(lat) / elapsed:9.0f} {p50:9.1f} {p99:9.1f} {ratio:>9} {cpu_ms:10.2f} {failures:>6}"
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="opdsim-bench-service-"))
+    keys = _keys(tmp / "keys.toml")
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(args: list[str], env: dict[str, str] | None = None) -> str:
+        port = _port()
+        proc = subprocess.Popen(
+            [*args, "--port", str(port)],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        _wait(url + "/docs", proc)
+        return url
+
+    def serve(db: str) -> str:
+        return start(
+            [
+                sys.executable,
+                "-m",
+                "opdsim",
+                "serve",
+                "--db",
+                db,
+                "--keys",
+                str(keys),
+                "--host",
+                "127.0.0.1",
+                "--sqlite-synchronous",
+                SYNC,
+            ]
+        )
+
+    try:
+        print(f"booking service vs floor: {CLIENTS} clients, {REQUESTS} requests each, loopback, one run")
+        print(
+            f"{'scenario':<24} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'vs floor':>9} {'server cpu':>10} {'errors':>6}"  # noqa: E501
+        )
+        print(f"{'':<24} {'':>9} {'':>9} {'':>9} {'':>9} {'ms/req':>10}")
+        floor_url = start(
+            [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_service:floor_app", "--log-level",
+             "warning", "--no-access-log", "--host", "127.0.0.1"],
+            {"OPDSIM_FLOOR_DB": str(tmp / "floor.sqlite")},
+        )  # fmt: skip
+
+        def floor_make(_w: int) -> Request:
+            async def send(client: httpx.AsyncClient, i: int) -> httpx.Response:
+                return await client.post("/commit", json={"i": i}, headers=_headers("desk"))
+
+            return send
+
+        asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
+        c0 = _cpu(procs[-1].pid)
+        elapsed, lat, fails = asyncio.run(_load(floor_url, floor_make, REQUESTS))
+        floor = elapsed / len(lat)
+        print(_row("floor (commit only)", elapsed, lat, fails, None, _cpu(procs[-1].pid) - c0))
+
+        results = {}
+        for name, prefill in (("book, empty slot", 0), (f"book, {FULL:,} in slot", FULL)):
+            db = str(tmp / f"service-{prefill}.sqlite")
+            _prefill(db, prefill)
+            url = serve(db)
+            asyncio.run(_load(url, _booker("warm"), 300))
+            c0 = _cpu(procs[-1].pid)
+            elapsed, lat, fails = asyncio.run(_load(url, _booker("b"), REQUESTS))
+            results[name] = len(lat) / elapsed
+            print(_row(name, elapsed, lat, fails, floor, _cpu(procs[-1].pid) - c0))
+        db = str(tmp / "service-mixed.sqlite")
+        _prefill(db, 0)
+        url = serve(db)
+        c0 = _cpu(procs[-1].pid)
+        elapsed, lat, fails = asyncio.run(_load(url, _mixed("m"), REQUESTS))
+        print(_row("book + call-next", elapsed, lat, fails, floor, _cpu(procs[-1].pid) - c0))
+        empty, full = results.values()
+        print(f"slot holding {FULL:,} tokens vs empty: {full / empty:.2f}x the throughput")
+        if KINDS:
+            print("errors:", dict(KINDS))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
