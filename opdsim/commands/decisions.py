@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from opdsim.experiments.recommend import Recommendation
 
 __all__ = ["register"]
 
@@ -105,7 +108,79 @@ def regress(
     raise cli._Exit(1)
 
 
+def _policy_lines(rec: Recommendation, width: int) -> list[str]:
+    from opdsim.registry import metric
+
+    m = metric(rec.objective)
+    head = f"{'policy':<28} {'status':<13} {m.label_with_unit[:24]:>24}  choice"
+    lines = [_clip(head, width)]
+    for row in rec.policies.to_dict("records"):
+        value = f"{row['objective_mean']:.1f} ±{row['objective_half_width']:.1f}"
+        mark = "best" if row["best"] else ("as good" if row["in_subset"] else "")
+        lines.append(_clip(f"{str(row['policy'])[:28]:<28} {row['status']:<13} {value:>24}  {mark}", width))
+    return lines
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _show_recommendation(rec: Recommendation, width: int) -> None:
+    import textwrap
+
+    _print("\n".join([*_policy_lines(rec, width), "", textwrap.fill(rec.paragraph(), width)]))
+
+
+def _parse_at(items: list[str] | None) -> dict[str, str]:
+    from opdsim.experiments import SweepError
+
+    out = {}
+    for item in items or []:
+        path, sep, value = item.partition("=")
+        if not sep or not path.strip() or not value.strip():
+            raise SweepError("--at", f"{item!r} is not of the form PATH=VALUE")
+        out[path.strip()] = value.strip()
+    return out
+
+
+def recommend(
+    results: Annotated[Path, typer.Argument(help="Results folder of a study sweeping policy paths.")],
+    objective: Annotated[str, typer.Option(help="Registry metric to optimise, e.g. wait_p95_WALK_IN.")],
+    constraint: Annotated[
+        list[str] | None, typer.Option("--constraint", help='E.g. "wait_mean_EMERGENCY<=5" (repeatable).')
+    ] = None,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Promised overall confidence.")] = 0.95,
+    at: Annotated[list[str] | None, typer.Option("--at", help="Only this hospital point, PATH=VALUE.")] = None,
+    add_replications: Annotated[
+        bool, typer.Option("--add-replications", help="Run the replications that would settle open cases.")
+    ] = False,
+    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")] = None,
+    width: Annotated[int, typer.Option(min=60, help="Width of the output [characters].")] = 80,
+) -> None:
+    """Which swept policy to run: feasibility against the constraints (one-sided bounds, Bonferroni), the best on
+    the objective and those paired comparisons cannot separate from it, in plain language."""
+    from opdsim.experiments import load_results
+    from opdsim.experiments.recommend import add_replications as run_more
+    from opdsim.experiments.recommend import recommend as run_recommend
+
+    where = _parse_at(at)
+    rec = run_recommend(load_results(results), objective, constraint or [], confidence, where)
+    _show_recommendation(rec, width)
+    if not add_replications:
+        return
+    need = rec.more_replications
+    if need is None or need <= rec.replications:
+        _print("\nnothing left that more replications would settle")
+        return
+    _print(f"\nadding replications {rec.replications}..{need - 1} to every grid point of {results}/ (same seeds)")
+    with _cli()._progress("replications") as progress:
+        more = run_more(results, need, workers=workers, progress=progress)
+    _print("")
+    _show_recommendation(run_recommend(more, objective, constraint or [], confidence, where), width)
+
+
 def register(app: typer.Typer) -> None:
     """Add the decision commands to ``app``."""
     app.command()(compare)
     app.command()(regress)
+    app.command()(recommend)

@@ -499,7 +499,7 @@ def candidate_spec(base: Results, candidate: str | os.PathLike[str] | None, sour
     """
     config = _config(base)
     spec = SweepSpec.from_manifest(config, source=source)
-    reps = spec.replications if spec.replications != "auto" else int(base.manifest["replications"])
+    reps = int(base.manifest.get("replications", spec.replications))  # added replications count too
     hospital_grid = {p: v for p, v in spec.grid.items() if not is_policy_path(p)}
     if candidate is None:
         return SweepSpec(spec.scenario, spec.grid, reps, spec.seed, spec.precision, spec.name, source)
