@@ -179,8 +179,31 @@ def recommend(
     _show_recommendation(run_recommend(more, objective, constraint or [], confidence, where), width)
 
 
+def plot(
+    results: Annotated[Path, typer.Argument(help="Results folder of a study sweeping a policy path.")],
+    out: Annotated[Path, typer.Option(help="Folder for the figures (PNG and SVG).")],
+    reference: Annotated[str | None, typer.Option(help="Policy value the paired differences start from.")] = None,
+) -> None:
+    """Draw the decision figures of a study: trade-off curves with paired bands, the frontier, utilisation and
+    overtime, the starvation heatmap, and (with kept patient frames) wait distributions and a day's timeline."""
+    from opdsim.experiments import SweepError, load_results
+
+    res = load_results(results)
+    from opdsim.plots import save_all
+
+    try:
+        files, notes = save_all(res.summary, res.grid, out, res.patients, res.manifest, reference)
+    except ValueError as error:
+        raise SweepError("grid", str(error), source=str(results)) from None
+    stems = sorted({f.stem for f in files})
+    _print(f"{len(stems)} figures written to {out}/ as PNG and SVG: {', '.join(stems)}")
+    for note in notes:
+        _print(f"note: {note}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the decision commands to ``app``."""
     app.command()(compare)
     app.command()(regress)
     app.command()(recommend)
+    app.command()(plot)
