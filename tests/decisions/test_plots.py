@@ -32,8 +32,8 @@ def labels(fig: Figure) -> list[tuple[str, str]]:
 
 
 def legend_texts(fig: Figure) -> list[str]:
-    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
-    return [t.get_text() for lg in legends for t in lg.get_texts()]
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]
+    return [t.get_text() for lg in legends if lg is not None for t in lg.get_texts()]
 
 
 def test_tradeoff_has_paired_bands_units_and_one_line_per_emergency_rate(study: tuple[Results, Path]) -> None:
@@ -55,7 +55,7 @@ def test_tradeoff_has_paired_bands_units_and_one_line_per_emergency_rate(study: 
     at4 = s[s[S] == 4]
     a = at4[at4[X] == "5"].sort_values("replication")["wait_p95_WALK_IN"].to_numpy()
     b = at4[at4[X] == "off"].sort_values("replication")["wait_p95_WALK_IN"].to_numpy()
-    ydata = bottom.get_lines()[1].get_ydata()
+    ydata = np.asarray(bottom.get_lines()[1].get_ydata(), dtype=float)
     assert ydata[1] == 0
     assert ydata[2] == pytest.approx(float((b - a).mean()))
     assert len(bottom.collections) == 2  # one band per line
@@ -109,7 +109,7 @@ def test_heatmap_frontier_utilisation_and_timeline(study: tuple[Results, Path]) 
     for a in util.axes:
         assert a.get_ylim()[0] == 0
         for band in a.collections:  # bands never below zero
-            assert min(float(p[1]) for path in band.get_paths() for p in path.vertices) >= 0
+            assert min(float(np.min(path.vertices[:, 1])) for path in band.get_paths()) >= 0
 
     assert res.patients is not None
     day = res.patients[res.patients["replication"] == 0]
