@@ -109,7 +109,7 @@ def test_heatmap_frontier_utilisation_and_timeline(study: tuple[Results, Path]) 
     for a in util.axes:
         assert a.get_ylim()[0] == 0
         for band in a.collections:  # bands never below zero
-            assert min(float(np.min(path.vertices[:, 1])) for path in band.get_paths()) >= 0
+            assert min(float(np.asarray(path.vertices, dtype=float)[:, 1].min()) for path in band.get_paths()) >= 0
 
     assert res.patients is not None
     day = res.patients[res.patients["replication"] == 0]
