@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit slow bench baseline clean
+.PHONY: setup demo test lint typecheck unit slow bench baseline clean chromium notebooks
 
 setup: $(STAMP)
 
@@ -40,6 +40,14 @@ bench: setup
 baseline: setup
 	rm -rf tests/baselines/standard
 	$(BIN)/opdsim sweep tests/baselines/regression_sweep.toml --out tests/baselines/standard
+
+# Headless Chromium for the report's rendering test (Debian's package; a no-op when installed).
+chromium:
+	scripts/ensure-chromium.sh
+
+# JupyterLab on notebooks/ (the `notebooks` extra), served on 127.0.0.1 only.
+notebooks: setup
+	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -480,7 +480,7 @@ def frontier(
     ax.set_title(f"Frontier over the {path_label(x, False)} (faded: dominated)", fontsize=10)
     ax.grid(alpha=0.3)
     if series is not None:
-        ax.legend(fontsize="small", loc="lower left")
+        ax.legend(fontsize="small", loc="upper right")
     fig.tight_layout()
     return fig
 

@@ -201,9 +201,39 @@ def plot(
         _print(f"note: {note}")
 
 
+def report(
+    results: Annotated[Path, typer.Argument(help="Results folder of a study sweeping a policy path.")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write, e.g. report.html.")],
+    objective: Annotated[str | None, typer.Option(help="Registry metric to recommend on.")] = None,
+    constraint: Annotated[
+        list[str] | None, typer.Option("--constraint", help='E.g. "wait_mean_EMERGENCY<=5" (repeatable).')
+    ] = None,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Confidence of the recommendation.")] = 0.95,
+    reference: Annotated[str | None, typer.Option(help="Policy value the paired differences start from.")] = None,
+) -> None:
+    """Write one self-contained HTML page for administrators: scenario, figures, table with intervals, the
+    recommendation (with --objective), assumptions, and the study's facts (STRESS-DES)."""
+    from opdsim.experiments import SweepError, load_results
+    from opdsim.report import write_report
+
+    if constraint and objective is None:
+        raise typer.BadParameter("--constraint needs --objective")
+    res = load_results(results)
+    try:
+        path = write_report(
+            res, out, objective=objective, constraints=constraint or [], confidence=confidence, reference=reference
+        )
+    except ValueError as error:
+        if isinstance(error, SweepError):
+            raise
+        raise SweepError("grid", str(error), source=str(results)) from None
+    _print(f"report written to {path} ({path.stat().st_size // 1024} KiB, self-contained)")
+
+
 def register(app: typer.Typer) -> None:
     """Add the decision commands to ``app``."""
     app.command()(compare)
     app.command()(regress)
     app.command()(recommend)
     app.command()(plot)
+    app.command()(report)
