@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit slow bench baseline clean chromium notebooks
+.PHONY: setup demo test lint typecheck unit slow bench baseline clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,8 @@ bench: setup
 baseline: setup
 	rm -rf tests/baselines/standard
 	$(BIN)/opdsim sweep tests/baselines/regression_sweep.toml --out tests/baselines/standard
+
+.PHONY: chromium notebooks
 
 # Headless Chromium for the report's rendering test (Debian's package; a no-op when installed).
 chromium:
