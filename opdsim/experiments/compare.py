@@ -265,9 +265,62 @@ def _holm_adjusted(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pairs(a: pd.DataFrame, b: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str], level: float) -> pd.DataFrame:
-    """``paired_table`` on label columns, with ``where`` in words."""
-    table = paired_table(a, b, list(keys), metrics, level)
+def _unpaired_table(
+    a: pd.DataFrame, b: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str], level: float
+) -> pd.DataFrame:
+    """Like ``paired_table`` but ignoring the pairing: Welch's interval of the difference of two means, as if
+    the two policies had seen independent patients (to show what common random numbers buy)."""
+    from scipy import stats as sps
+
+    rows = []
+    groups_b: dict[Any, pd.DataFrame] = dict(iter(b.groupby(list(keys), sort=False))) if keys else {(): b}
+    for key, fa in a.groupby(list(keys), sort=False) if keys else [((), a)]:
+        fb = groups_b.get(key)
+        if fb is None:
+            continue
+        point = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        for m in metrics:
+            xa = fa[m].to_numpy(dtype=float)
+            xb = fb[m].to_numpy(dtype=float)
+            xa, xb = xa[np.isfinite(xa)], xb[np.isfinite(xb)]
+            va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
+            diff = float(xb.mean() - xa.mean())
+            se = math.sqrt(va + vb)
+            if se > 0:
+                df = (va + vb) ** 2 / (va**2 / (len(xa) - 1) + vb**2 / (len(xb) - 1))
+                half = float(sps.t.ppf(0.5 + level / 2, df)) * se
+                p_two = float(2 * sps.t.sf(abs(diff) / se, df))
+                p_larger = float(sps.t.sf(diff / se, df))
+            else:
+                half, p_two, p_larger = 0.0, 1.0, 1.0
+            rows.append(
+                {
+                    **point,
+                    "metric": m,
+                    "mean_a": float(xa.mean()),
+                    "mean_b": float(xb.mean()),
+                    "diff": diff,
+                    "ci_low": diff - half,
+                    "ci_high": diff + half,
+                    "n": min(len(xa), len(xb)),
+                    "p_two_sided": p_two,
+                    "p_worse": p_larger,
+                    "significant": bool(p_two < 1 - level),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _pairs(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    keys: Sequence[str],
+    metrics: Sequence[str],
+    level: float,
+    paired: bool = True,
+) -> pd.DataFrame:
+    """``paired_table`` (or the unpaired version) on label columns, with ``where`` in words."""
+    table = (paired_table if paired else _unpaired_table)(a, b, list(keys), metrics, level)
     if not len(table):
         return table
     table["where"] = [_describe({k: str(row[k]) for k in keys}) for _, row in table.iterrows()]
@@ -293,6 +346,7 @@ def compare_within(
     reference: Any = None,
     metrics: Sequence[str] | None = None,
     level: float = 0.95,
+    paired: bool = True,
 ) -> Comparison:
     """Every value of the swept path ``by`` against ``reference``, at every point of the other grid paths.
 
@@ -309,6 +363,9 @@ def compare_within(
         Registry metric names (default :data:`HEADLINE`); those the summary lacks are skipped.
     level : float
         Confidence level of the intervals [fraction].
+    paired : bool
+        False ignores the pairing (Welch intervals, as if the policies had seen different patients): only to
+        show how much wider intervals are without common random numbers.
     """
     if by not in results.grid:
         swept = ", ".join(results.grid) or "nothing"
@@ -327,7 +384,7 @@ def compare_within(
     for v in values:
         if v == ref:
             continue
-        part = _pairs(base, summary[summary[by] == v].drop(columns=[by]), others, names, level)
+        part = _pairs(base, summary[summary[by] == v].drop(columns=[by]), others, names, level, paired)
         part["a"], part["b"] = f"{_short(by)}={ref}", f"{_short(by)}={v}"
         parts.append(part)
     return _finish(parts, level, (f"{_short(by)}={ref}", "other values"))

@@ -154,3 +154,14 @@ def test_cli_compare_fits_80_columns_and_refuses_with_one_line(studies: dict[str
     within = opdsim("compare", str(studies["within"]), "--by", "policy.aging_threshold", "--reference", "5")
     assert within.returncode == 0, within.stderr
     assert "A: aging_threshold=5   B: aging_threshold=off" in within.stdout
+
+
+def test_unpaired_intervals_are_wider_than_paired_ones(studies: dict[str, Path]) -> None:
+    # common random numbers: the same days under both policies, so the paired interval is much narrower
+    res = load_results(studies["within"])
+    paired = compare_within(res, "policy.aging_threshold", 5, ["wait_p95_WALK_IN"]).table
+    unpaired = compare_within(res, "policy.aging_threshold", 5, ["wait_p95_WALK_IN"], paired=False).table
+    assert paired["diff"].to_numpy() == pytest.approx(unpaired["diff"].to_numpy())
+    width_p = (paired["ci_high"] - paired["ci_low"]).to_numpy()
+    width_u = (unpaired["ci_high"] - unpaired["ci_low"]).to_numpy()
+    assert (width_u > 1.5 * width_p).all()
