@@ -9,7 +9,9 @@ returns a :class:`matplotlib.figure.Figure`. Conventions shared by all of them:
 * lines that may overlap differ in marker and line style as well as in colour;
 * counts, and the bands around them, are never drawn below zero.
 
-:func:`save_all` writes the standard set of figures of a study as PNG and SVG.
+:func:`save_all` writes the standard set of figures of a study as PNG and SVG. The module leaves the choice of
+backend to its caller (a notebook draws inline); the ``plot`` and ``report`` commands select Agg, which needs no
+display.
 """
 
 from __future__ import annotations
@@ -18,10 +20,6 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display is ever needed
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -25,6 +25,13 @@ def _cli() -> ModuleType:
     return cli
 
 
+def _agg() -> None:
+    """Draw into files only (Agg needs no display); called before pyplot is first imported."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def _print(text: str) -> None:
     _cli().console.print(text, markup=False, highlight=False, soft_wrap=True)
 
@@ -189,6 +196,7 @@ def plot(
     from opdsim.experiments import SweepError, load_results
 
     res = load_results(results)
+    _agg()
     from opdsim.plots import save_all
 
     try:
@@ -214,6 +222,8 @@ def report(
     """Write one self-contained HTML page for administrators: scenario, figures, table with intervals, the
     recommendation (with --objective), assumptions, and the study's facts (STRESS-DES)."""
     from opdsim.experiments import SweepError, load_results
+
+    _agg()
     from opdsim.report import write_report
 
     if constraint and objective is None:

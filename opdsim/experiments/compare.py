@@ -213,11 +213,14 @@ class Comparison:
         Confidence level of each interval; the verdicts hold at family-wise error ``1 - level``.
     names : tuple of str
         How A and B are called in the text.
+    paired : bool
+        False for the unpaired (Welch) version, shown only to demonstrate what pairing buys.
     """
 
     table: pd.DataFrame
     level: float = 0.95
     names: tuple[str, str] = ("A", "B")
+    paired: bool = True
 
     @property
     def n_comparisons(self) -> int:
@@ -327,7 +330,7 @@ def _pairs(
     return table.drop(columns=list(keys))
 
 
-def _finish(parts: list[pd.DataFrame], level: float, names: tuple[str, str]) -> Comparison:
+def _finish(parts: list[pd.DataFrame], level: float, names: tuple[str, str], paired: bool = True) -> Comparison:
     parts = [p for p in parts if len(p)]
     if not parts:
         raise SweepError("compare", "no pairs to compare: the studies share no (grid point, replication)")
@@ -337,7 +340,7 @@ def _finish(parts: list[pd.DataFrame], level: float, names: tuple[str, str]) -> 
     table = _verdicts(table, level)
     cols = ["a", "b", "where", "metric", "label", "direction", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "n"]
     table = table.rename(columns={"p_worse": "p_larger"})
-    return Comparison(table[[*cols, "p_two_sided", "p_larger", "p_holm", "verdict"]], level, names)
+    return Comparison(table[[*cols, "p_two_sided", "p_larger", "p_holm", "verdict"]], level, names, paired)
 
 
 def compare_within(
@@ -387,7 +390,7 @@ def compare_within(
         part = _pairs(base, summary[summary[by] == v].drop(columns=[by]), others, names, level, paired)
         part["a"], part["b"] = f"{_short(by)}={ref}", f"{_short(by)}={v}"
         parts.append(part)
-    return _finish(parts, level, (f"{_short(by)}={ref}", "other values"))
+    return _finish(parts, level, (f"{_short(by)}={ref}", "other values"), paired)
 
 
 def _policy_groups(summary: pd.DataFrame, paths: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
@@ -472,7 +475,8 @@ def _render(c: Comparison, width: int) -> str:
     lines: list[str] = []
     for (a, b, where), rows in c.table.groupby(["a", "b", "where"], sort=False):
         n = int(rows["n"].max())
-        lines += ["", _clip(f"A: {a}   B: {b}", width), _clip(f"at {where}, {n} pairs", width), header]
+        count = f"{n} pairs" if c.paired else f"{n} days each, unpaired"
+        lines += ["", _clip(f"A: {a}   B: {b}", width), _clip(f"at {where}, {count}", width), header]
         for r in rows.to_dict("records"):
             label = str(r["label"])
             if len(label) > label_w:
@@ -484,7 +488,8 @@ def _render(c: Comparison, width: int) -> str:
     decided = len(c.decided)
     foot = [
         "",
-        f"{c.n_comparisons} paired comparisons; {decided} with a detectable difference. Intervals are",
+        f"{c.n_comparisons} {'paired' if c.paired else 'UNPAIRED (Welch)'} comparisons; {decided} with a "
+        "detectable difference. Intervals are",
         f"{c.level:.0%} for each comparison; verdicts are Holm-corrected over all {c.n_comparisons}",
         f"(family-wise error {1 - c.level:.0%}). 'none detected' = no detectable difference;",
         "better/worse follow each metric's direction in the registry.",
