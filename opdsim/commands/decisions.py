@@ -241,9 +241,7 @@ def report(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the decision commands to ``app``."""
-    app.command()(compare)
-    app.command()(regress)
-    app.command()(recommend)
-    app.command()(plot)
-    app.command()(report)
+    """Add the decision commands to ``app`` (each also answers ``-h``)."""
+    settings = {"help_option_names": ["-h", "--help"]}
+    for command in (compare, regress, recommend, plot, report):
+        app.command(context_settings=settings)(command)
