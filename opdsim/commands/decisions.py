@@ -88,11 +88,15 @@ def regress(
     from opdsim.experiments.compare import regress_exact
 
     cli = _cli()
-    with cli._progress("regress") as progress:
-        if exact:
-            done = regress_exact(baseline, candidate, workers=workers, progress=progress)
-        else:
-            report = run_regress(baseline, candidate, alpha=alpha, workers=workers, progress=progress)
+    try:
+        with cli._progress("regress") as progress:
+            if exact:
+                done = regress_exact(baseline, candidate, workers=workers, progress=progress)
+            else:
+                report = run_regress(baseline, candidate, alpha=alpha, workers=workers, progress=progress)
+    except KeyboardInterrupt:
+        cli.err_console.print("interrupted: nothing was written; the regression test did not finish")
+        raise cli._Exit(130) from None
     if exact:
         if done.passed:
             _print(f"identical: all {done.rows} summary rows are bit-identical to the baseline")
@@ -180,8 +184,13 @@ def recommend(
         _print("\nnothing left that more replications would settle")
         return
     _print(f"\nadding replications {rec.replications}..{need - 1} to every grid point of {results}/ (same seeds)")
-    with _cli()._progress("replications") as progress:
-        more = run_more(results, need, workers=workers, progress=progress)
+    cli = _cli()
+    try:
+        with cli._progress("replications") as progress:
+            more = run_more(results, need, workers=workers, progress=progress)
+    except KeyboardInterrupt:
+        cli.err_console.print(f"interrupted: {results}/ is unchanged (replications are added all at once)")
+        raise cli._Exit(130) from None
     _print("")
     _show_recommendation(run_recommend(more, objective, constraint or [], confidence, where), width)
 
