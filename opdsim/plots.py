@@ -38,6 +38,7 @@ __all__ = [
     "frontier",
     "metric_by_grid",
     "path_label",
+    "per_doctor",
     "save_all",
     "starvation_heatmap",
     "timeline",
@@ -416,6 +417,68 @@ def utilisation_overtime(summary: pd.DataFrame, x: str, series: str | None = Non
     return fig
 
 
+def per_doctor(
+    patients: pd.DataFrame,
+    by: str,
+    session: tuple[float, float],
+    values: Sequence[Any] | None = None,
+    where: Mapping[str, Any] | None = None,
+    level: float = 0.95,
+) -> Figure:
+    """Each doctor's load and overtime for chosen values of the policy path ``by``, from kept patient frames:
+    consultation minutes per session minute [fraction] and minutes past the session end of the doctor's last
+    consultation [min] (0 when none), mean over replications with ``level`` intervals clipped at zero."""
+    frame = _labelled(patients, [by, *(where or {})])
+    for path, v in (where or {}).items():
+        frame = frame[frame[path] == canonical(v)]
+    frame = frame[frame["called"].notna() & frame["doctor"].notna()]
+    chosen = _order(frame[by].tolist()) if values is None else [canonical(v) for v in values]
+    start, end = session
+    doctors = sorted(frame["doctor"].unique())
+    busy = (frame["completed"].fillna(frame["called"]) - frame["called"]).rename("busy")
+    per_day = frame.assign(busy=busy).groupby([by, "replication", "doctor"])
+    load = per_day["busy"].sum() / (end - start)
+    overtime = (per_day["completed"].max() - end).clip(lower=0)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    width = 0.8 / max(1, len(chosen))
+    for k, (ax, series, label) in enumerate(
+        [
+            (axes[0], load, "consulting per session minute [fraction]"),
+            (axes[1], overtime, "overtime past the session end [min]"),
+        ]
+    ):
+        for i, v in enumerate(chosen):
+            colour, _, _ = _style(i)
+            stats = [interval(series.xs((v, d), level=(0, 2)).to_numpy(dtype=float), level) for d in doctors]
+            mean = np.array([s[0] for s in stats])
+            half = np.array([s[1] if np.isfinite(s[1]) else 0.0 for s in stats])
+            low = np.minimum(half, mean)  # the lower error bar stops at zero
+            xpos = np.arange(len(doctors)) + (i - (len(chosen) - 1) / 2) * width
+            hatch = ["", "//", "..", "xx"][i % 4]
+            ax.bar(
+                xpos,
+                mean,
+                width,
+                yerr=[low, half],
+                capsize=3,
+                color=colour,
+                hatch=hatch,
+                edgecolor="white",
+                label=_value_words(by, v) if k == 0 else None,
+            )
+        ax.set_xticks(range(len(doctors)), doctors)
+        ax.set_xlabel("doctor")
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3, axis="y")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    at = ", ".join(_value_words(p, v) for p, v in (where or {}).items())
+    fig.suptitle("Per doctor" + (f" at {at}" if at else "") + f" ({level:.0%} intervals)")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 # ------------------------------------------------------------------------------------------------ frontier
 
 
@@ -524,6 +587,7 @@ def figures(
         figs["wait_distributions"] = wait_distributions(patients, x, chosen, where)
         doctors = (manifest or {}).get("config", {}).get("scenario", {}).get("doctors", {})
         start, end = float(doctors.get("session_start", 0)), float(doctors.get("session_end", 240))
+        figs["per_doctor"] = per_doctor(patients, x, (start, end), chosen, where)
         day = _labelled(patients, [x, *where])
         day = day[(day[x] == xs[0]) & (day["replication"] == day["replication"].min())]
         for path, v in where.items():

@@ -40,6 +40,8 @@ _CAPTIONS = {
     "waited at most the time on the horizontal axis.",
     "timeline": "One simulated day: patients waiting and callable, and doctors busy, per 10 minutes; dotted lines "
     "are slot boundaries, shading is outside the session.",
+    "per_doctor": "Each doctor's consultation minutes per session minute and overtime, for three policies, with 95% "
+    "intervals.",
     "utilisation_overtime": "Utilisation of the doctors and overtime past the session end, with 95% intervals.",
 }
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from opdsim import plots
 from opdsim.experiments import Results, SweepSpec, sweep
@@ -134,10 +135,30 @@ def test_plot_command_writes_png_and_svg(study: tuple[Results, Path], tmp_path: 
     _, folder = study
     proc = opdsim("plot", str(folder), "--out", str(tmp_path / "fig"), "--reference", "5")
     assert proc.returncode == 0, proc.stderr
-    stems = ["frontier", "starvation_heatmap", "timeline", "tradeoff", "utilisation_overtime", "wait_distributions"]
+    stems = ["frontier", "per_doctor", "starvation_heatmap", "timeline", "tradeoff", "utilisation_overtime"]
+    stems.append("wait_distributions")
     for stem in stems:
         png, svg = tmp_path / "fig" / f"{stem}.png", tmp_path / "fig" / f"{stem}.svg"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
         assert "<svg" in svg.read_text(encoding="utf-8")[:2000]
     bad = opdsim("plot", str(folder), "--out", str(tmp_path / "fig"), "--reference", "7")
     assert bad.returncode == 2 and "reference" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_per_doctor_load_and_overtime(study: tuple[Results, Path]) -> None:
+    res, _ = study
+    assert res.patients is not None
+    fig = plots.per_doctor(res.patients, X, (0, 240), [1, "off"], {S: 4})
+    load, over = fig.axes
+    assert load.get_ylabel() == "consulting per session minute [fraction]"
+    assert over.get_ylabel() == "overtime past the session end [min]"
+    assert [t.get_text() for t in load.get_xticklabels()] == ["D1", "D2", "D3"]
+    assert legend_texts(fig) == ["aging threshold 1 bypasses", "aging threshold off"]
+    # hand-computed: doctor D1's consultation minutes over the 240-minute session, mean over replications
+    p = res.patients
+    d1 = p[(p[X].astype(str) == "1") & (p[S] == 4) & (p["doctor"] == "D1") & p["called"].notna()]
+    expected = ((d1["completed"] - d1["called"]).groupby(d1["replication"]).sum() / 240).mean()
+    heights = [bar.get_height() for bar in load.patches if isinstance(bar, Rectangle)]
+    assert heights[0] == pytest.approx(expected)
+    assert all(bar.get_height() >= 0 for bar in over.patches if isinstance(bar, Rectangle))
+    plt.close("all")

@@ -13,12 +13,20 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from opdsim.experiments import Results, SweepSpec, load_results, sweep
+from opdsim.experiments import Results, SweepSpec, sweep
 from opdsim.report import render_report, write_report
 from tests.decisions.conftest import sweep_file
 from tests.decisions.test_compare import opdsim
 
-FIGURES = {"tradeoff", "frontier", "utilisation_overtime", "starvation_heatmap", "wait_distributions", "timeline"}
+FIGURES = {
+    "tradeoff",
+    "frontier",
+    "utilisation_overtime",
+    "starvation_heatmap",
+    "wait_distributions",
+    "timeline",
+    "per_doctor",
+}
 
 
 @pytest.fixture(scope="module")
@@ -146,5 +154,10 @@ def test_report_command_refuses_constraints_without_objective(study: tuple[Resul
     _, folder = study
     proc = opdsim("report", str(folder), "--out", str(tmp_path / "r.html"), "--constraint", "starved<=1")
     assert proc.returncode == 2 and "--objective" in proc.stderr and "Traceback" not in proc.stderr
-    written = write_report(load_results(folder), tmp_path / "x.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_write_report_writes_the_page(study: tuple[Results, Path], tmp_path: Path) -> None:
+    res, _ = study
+    written = write_report(Results(res.summary, res.grid, None, res.manifest), tmp_path / "sub" / "x.html")
     assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
