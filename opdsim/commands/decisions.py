@@ -109,12 +109,13 @@ def regress(
         return
     worse = report.worse
     lines = [f"{len(worse)} of {n} metrics got significantly worse (one-sided, Holm, alpha {alpha:g}):"]
-    for r in worse.itertuples():
-        lines.append(f"  {r.b} vs {r.a} at {r.where}")
-        lines.append(
-            f"    {r.metric}: {r.label}: {r.mean_a:.2f} -> {r.mean_b:.2f}, "
-            f"{r.diff:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
-        )
+    for (a, b, where), rows in worse.groupby(["a", "b", "where"], sort=False):
+        lines.append(f"  {b} against {a}, at {where}:")
+        lines += [
+            f"    {r.label} ({r.metric}): {r.mean_a:.2f} -> {r.mean_b:.2f}, {r.diff:+.2f} "
+            f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
+            for r in rows.itertuples()
+        ]
     _print("\n".join(lines))
     raise cli._Exit(1)
 
