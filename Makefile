@@ -80,6 +80,15 @@ baseline: setup
 	rm -rf tests/baselines/standard
 	$(BIN)/opdsim sweep tests/baselines/regression_sweep.toml --out tests/baselines/standard
 
+.PHONY: chromium notebooks
+
+# Headless Chromium for the report's rendering test (Debian's package; a no-op when installed).
+chromium:
+	.ci/ensure-chromium.sh
+
+# JupyterLab on notebooks/ (the `notebooks` extra), served on 127.0.0.1 only.
+notebooks: setup
+	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.* htmlcov
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mypyc opdsim/engine/*.so
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.* htmlcov build/mypyc opdsim/engine/*.so

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from opdsim.commands.decisions import register as register_decisions
 from opdsim.engine import Category, Engine, OpdsimError
 from opdsim.service.command import register as _register_serve
 
@@ -176,51 +177,6 @@ def sweep(
 
 
 @app.command()
-def compare(
-    dir_a: Annotated[Path, typer.Argument(help="Results folder A (the reference).")],
-    dir_b: Annotated[Path, typer.Argument(help="Results folder B.")],
-    all_metrics: Annotated[
-        bool, typer.Option("--all", help="Show every metric, not only the significant ones.")
-    ] = False,
-) -> None:
-    """Paired differences B - A under common random numbers, with 95% intervals; significant ones highlighted."""
-    from opdsim.experiments import compare_results, load_results
-
-    table = compare_results(load_results(dir_a), load_results(dir_b))
-    shown = table if all_metrics else table[table["significant"]]
-    cols = [c for c in shown.columns if c not in ("p_worse",)]
-    title = f"B - A ({dir_b} - {dir_a}): {int(table['significant'].sum())} of {len(table)} differences significant"
-    if not len(shown):
-        console.print(title + "; nothing to show (use --all)")
-        return
-    console.print(_table(shown[cols], title, lambda row: "bold yellow" if row["significant"] else None))
-
-
-@app.command()
-def regress(
-    baseline: Annotated[Path, typer.Option("--baseline", help="Results folder of the baseline study.")],
-    candidate: Annotated[Path | None, typer.Argument(help="Scenario or sweep file with a changed policy.")] = None,
-    alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="Family-wise error rate.")] = 0.05,
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")] = None,
-) -> None:
-    """Rerun the baseline's study (same grid, seeds, replications) and fail (exit 1) if a lower-is-better
-    metric got significantly worse: one-sided paired tests at ALPHA, Holm-corrected over all of them."""
-    from opdsim.experiments import regress as run_regress
-
-    with _progress("regress") as progress:
-        report = run_regress(baseline, candidate, alpha=alpha, workers=workers, progress=progress)
-    n = len(report.tests)
-    if report.passed:
-        console.print(f"[green]no regression[/green]: none of {n} one-sided tests is significant at {alpha:g} (Holm)")
-        return
-    worse = report.worse.drop(columns=["worse", "significant", "p_two_sided"])
-    console.print(
-        _table(worse, f"[red]{len(worse)} of {n} metrics got significantly worse[/red] (Holm, alpha {alpha:g})")
-    )
-    raise _Exit(1)
-
-
-@app.command()
 def live(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     speed: Annotated[float, typer.Option(min=0.0, help="Clinic minutes per second (0: as fast as possible).")] = 20.0,
@@ -299,6 +255,7 @@ def _scripted_demo() -> None:
 
 
 _register_serve(app)  # the booking service's `serve` command (opdsim/service/command.py)
+register_decisions(app)  # compare, regress, recommend, plot, report
 
 
 def main() -> None:

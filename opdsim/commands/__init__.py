@@ -1,0 +1,1 @@
+"""Groups of subcommands of ``opdsim``, each registered on the app by its module's ``register``."""
