@@ -39,9 +39,10 @@ lock: $(UV_STAMP)
 upgrade: $(UV_STAMP)
 	$(UV) lock --upgrade --python $(BIN)/python
 
-# The optional compiled engine (mypyc, build_engine.py): rebuilt when an engine source changes; skipped without
+# The optional compiled engine (mypyc, build_engine.py): rebuilt when an engine source changes (not on
+# every change of the lock: the install is an order-only prerequisite); skipped without
 # a C compiler; OPDSIM_PURE=1 removes it and keeps the pure-Python engine.
-$(NATIVE): $(STAMP) $(ENGINE_SRC) build_engine.py
+$(NATIVE): $(ENGINE_SRC) build_engine.py | $(STAMP)
 	$(BIN)/python build_engine.py
 	@if [ -n "$$OPDSIM_PURE" ]; then rm -f $(NATIVE); else touch $(NATIVE); fi
 

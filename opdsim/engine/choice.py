@@ -1,4 +1,4 @@
-"""Choosing a doctor for ``book(doctor=None)`` and ``emergency(doctor=None)`` (DESIGN.md section 1).
+"""Choosing a doctor for ``book(doctor=None)`` and ``emergency(doctor=None)`` (tests: tests/engine/test_choice.py).
 
 The rule
 --------
@@ -179,7 +179,7 @@ def _doc(entry: tuple[Any, ...]) -> _Doctor:
 
 
 class EarliestCall:
-    """The rule of DESIGN.md section 1 in O(log doctors) per choice (amortised over the changes reported)."""
+    """The domain rule in O(log doctors) per choice (amortised over the changes reported)."""
 
     __slots__ = (
         "_book_later",

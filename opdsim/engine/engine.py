@@ -67,7 +67,7 @@ _INF = INF
 
 
 class Engine(_Queries):
-    """OPD token allocation engine (tests/engine/test_rules.py has one test per rule; the rules are in the design notes, section 1).
+    """OPD token allocation engine (tests/engine/test_rules.py has one test per rule).
 
     Parameters
     ----------

@@ -8,7 +8,7 @@ asks three replaceable rules:
 * :class:`~opdsim.engine.choice.DoctorChoice` (in :mod:`opdsim.engine.choice`): which doctor a booking or an
   emergency without a named doctor goes to.
 
-The defaults implement DESIGN.md section 1 from the :class:`~opdsim.engine.policy.Policy`; pass others with
+The defaults implement the domain rules from the :class:`~opdsim.engine.policy.Policy`; pass others with
 ``Engine(policy, rules=Rules(...))`` (and the same to :meth:`Engine.replay`, since a rule is code, not data in
 the log). Whatever the rule says, the engine keeps its invariants: an emergency is never upgraded or displaced,
 and aging never gives a token a better effective rank than PAID_PRIORITY's.
@@ -56,7 +56,7 @@ class AgingRule(Protocol):
 
 
 class PolicyAging:
-    """The policy's aging (DESIGN.md section 1): ``bypass`` K, ``wait`` T or ``none``, to ``paid_priority``
+    """The policy's aging (the domain rules): ``bypass`` K, ``wait`` T or ``none``, to ``paid_priority``
     straight away (once) or by ``step`` to the next better rank in use at each further crossing."""
 
     __slots__ = ("_bypass", "_ceiling", "_step_to", "_wait")

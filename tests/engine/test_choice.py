@@ -1,4 +1,4 @@
-"""The doctor choice of ``emergency(doctor=None)`` and ``book(doctor=None)`` (DESIGN.md section 1)."""
+"""The doctor choice of ``emergency(doctor=None)`` and ``book(doctor=None)``."""
 
 from __future__ import annotations
 
