@@ -68,7 +68,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import tomli_w
 
@@ -77,6 +77,10 @@ from opdsim.engine.policy import Policy
 from opdsim.engine.types import Category
 from opdsim.sim.distributions import Deterministic, Distribution
 from opdsim.sim.errors import ScenarioError, as_number, join_field
+
+if TYPE_CHECKING:
+    from opdsim.sim.simulate import PlannedDay
+    from opdsim.sim.streams import Streams
 
 __all__ = [
     "BOOKED_CATEGORIES",
@@ -825,6 +829,17 @@ class Scenario:
             _assign(data, path, value.to_dict() if isinstance(value, Distribution) else value, source)
         new = Scenario.from_dict(data, source=source)
         return dataclasses.replace(new, source=self.source)
+
+    @property
+    def starvation_limit(self) -> float:
+        """Waits longer than this are starved [min] (``clinic.starvation_limit``)."""
+        return self.clinic.starvation_limit
+
+    def plan_day(self, streams: Streams) -> PlannedDay:
+        """One replication's plan for the day runner (the :class:`~opdsim.sim.simulate.DaySpec` protocol)."""
+        from opdsim.sim.simulate import plan_scenario
+
+        return plan_scenario(self, streams)
 
     def engine_policy(self) -> Policy:
         """The engine's :class:`~opdsim.engine.policy.Policy` for this scenario."""
