@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from opdsim.engine import Category, TokenView
+from opdsim.engine import Category, TokenState, TokenView
 from opdsim.engine.records import DayRecords, TokenRecord
 from opdsim.frames import as_frame
 from opdsim.registry import CATEGORIES, REGISTRY
@@ -226,8 +226,10 @@ def summary_row(
     row["completed"] = int(done.sum())
     row["rejected"] = len(records.rejected)
     row["left_unseen"] = int((state == "left").sum())
-    row["no_shows"] = int((state == "no_show").sum())
-    row["cancellations"] = int((state == "cancelled").sum())
+    # counted over tokens: a late patient's no-show token is not their last one
+    ended = [r.state for r in records.tokens.values()]
+    row["no_shows"] = ended.count(TokenState.NO_SHOW)
+    row["cancellations"] = ended.count(TokenState.CANCELLED)
     row["unserved"] = int((state == "unserved").sum())
     row["rebooked"] = int(np.asarray(patients["rebooked"], dtype=bool).sum())
     row["overflow_used"] = sum(s.overflow for table in records.slots.values() for s in table)

@@ -151,7 +151,7 @@ class SlotRecord:
     seated : int
         Seats held now (non-emergency and emergency tokens booked, checked in, called or completed).
     peak : int
-        The most seats held at once.
+        The most seats held at once, after any displacement the seating caused.
     breaches : int
         ``CapBreached`` events for this slot.
     opened : bool
@@ -222,6 +222,9 @@ class _Fold:
         self.day = DayRecords()
         self.pending: dict[tuple[str, int], list[TokenRecord]] = {}  # checked in, seated, slot not yet open
         self.queue: dict[str, dict[str, TokenRecord]] = {}  # callable tokens per doctor
+        # a slot just given a seat: its peak is taken at the next event that changes seats unless it displaces
+        # one of its tokens (an emergency seated past the overflow cap is checked in, then pushes a token out)
+        self.unsettled: SlotRecord | None = None
 
     # -- helpers
 
@@ -244,8 +247,8 @@ class _Fold:
         rec.seated = True
         rec.seats.append((now, index))
         s.seated += 1
-        if s.seated > s.peak:
-            s.peak = s.seated
+        self.settle()
+        self.unsettled = s
         if rec.category is _EMERGENCY:
             return  # callable once checked in, whatever the slot
         if rec.checked_in_at is None:
@@ -256,6 +259,14 @@ class _Fold:
             self._open(rec, now)
         else:
             self.pending.setdefault((rec.doctor, index), []).append(rec)
+
+    def settle(self) -> None:
+        """Take the peak of the slot last given a seat."""
+        s = self.unsettled
+        if s is not None:
+            self.unsettled = None
+            if s.seated > s.peak:
+                s.peak = s.seated
 
     def _unseat(self, rec: TokenRecord, now: float) -> None:
         self._close(rec, now)
@@ -290,6 +301,8 @@ class _Fold:
 
     def apply(self, ev: Event) -> None:
         day = self.day
+        if self.unsettled is not None and not isinstance(ev, Displaced | CheckedIn):
+            self.settle()
         if isinstance(ev, EngineStarted):
             day.policy = ev.policy
         elif isinstance(ev, DoctorAdded):
@@ -411,4 +424,5 @@ def fold(events: Iterable[Event]) -> DayRecords:
     f = _Fold()
     for ev in events:
         f.apply(ev)
+    f.settle()
     return f.day
