@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit slow bench baseline clean
+.PHONY: setup demo test lint typecheck unit slow bench baseline mutate clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,12 @@ bench: setup
 baseline: setup
 	rm -rf tests/baselines/standard
 	$(BIN)/opdsim sweep tests/baselines/regression_sweep.toml --out tests/baselines/standard
+
+# Mutation testing of the metrics, the records fold and the statistics ([tool.mutmut] in pyproject.toml).
+mutate: setup
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
