@@ -361,7 +361,7 @@ class _Fold:
             self._day_closed(ev.now)
         elif isinstance(ev, Rejected):
             day.rejected.append(ev)
-        else:  # pragma: no cover - a new event kind must be taught to the fold
+        else:  # a new event kind must be taught to the fold
             raise InvalidRequest(f"records: unknown event {ev!r}")
 
     def _check_in(self, ev: CheckedIn) -> None:
@@ -382,18 +382,20 @@ class _Fold:
         s.opened = True
         for rec in self.pending.pop((ev.doctor, ev.slot), []):
             if rec.slot == ev.slot and rec.state is TokenState.CHECKED_IN and rec.callable_since is None:
-                seat_time = rec.seats[-1][0]
-                checked = rec.checked_in_at if rec.checked_in_at is not None else s.start
-                self._open(rec, max(s.start, checked, seat_time))
+                # the engine's "latest of check-in, seat time and slot start" is the slot start here: every
+                # engine call opens the slots started by its ``now`` before changing anything, so a token waiting
+                # for a slot to open was seated and checked in before the slot's start
+                self._open(rec, s.start)
 
     def _called(self, ev: Called) -> None:
         rec = self.day.tokens[ev.token]
         self._close(rec, ev.now)
         rec.state = TokenState.CALLED
         rec.called_at = ev.now
-        seq = rec.queue_seq if rec.queue_seq is not None else 0
-        for other in self.queue[ev.doctor].values():
-            if other.rank > rec.rank and other.queue_seq is not None and other.queue_seq < seq:
+        seq = rec.queue_seq
+        assert seq is not None  # only checked-in tokens are callable
+        for other in self.queue[ev.doctor].values():  # all callable, so all checked in with a queue number
+            if other.rank > rec.rank and other.queue_seq < seq:  # type: ignore[operator]
                 other.bypasses += 1
 
     def _day_closed(self, now: float) -> None:

@@ -118,3 +118,35 @@ def test_summary_table_by_hand() -> None:
     whole = summary_table(a, [])
     assert list(whole["metric"]) == ["wait_mean", "throughput"]
     assert whole.set_index("metric").loc["wait_mean", "mean"] == pytest.approx(12.5)
+
+
+def test_pairs_with_a_missing_value_and_two_pairs() -> None:
+    a, b = _frames()
+    b.loc[1, "wait_mean"] = math.nan  # replication 1 at g = 1 drops out of the pairing
+    row = paired_table(a, b, ["g"], ["wait_mean"]).set_index("g").loc[1]
+    # pairs d = 1 (rep 0), 3 (rep 2): mean 2, sd sqrt(2), se 1, t = 2, one degree of freedom
+    assert (row["n"], row["diff"], row["mean_a"], row["mean_b"]) == (2, 2.0, 20.0, 22.0)
+    assert row["p_worse"] == pytest.approx(0.5 - math.atan(2.0) / math.pi, rel=1e-9)  # Cauchy: t with 1 df
+    assert row["ci_high"] - row["diff"] == pytest.approx(12.7062047362, rel=1e-9)
+    b.loc[[0, 1, 2], "wait_mean"] = math.nan
+    gone = paired_table(a, b, ["g"], ["wait_mean"]).set_index("g").loc[1]
+    assert gone["n"] == 0 and math.isnan(gone["diff"]) and math.isnan(gone["p_two_sided"])
+    assert math.isnan(gone["mean_a"]) and math.isnan(gone["ci_low"]) and not gone["significant"]
+
+
+def test_two_pairs_can_be_significant() -> None:
+    a = pd.DataFrame({"replication": [0, 1], "wait_mean": [10.0, 20.0]})
+    b = pd.DataFrame({"replication": [0, 1], "wait_mean": [20.0, 30.5]})  # d = 10, 10.5: t = 41, 1 df
+    row = paired_table(a, b, [], ["wait_mean"]).iloc[0]
+    assert row["significant"] and row["p_two_sided"] == pytest.approx(1 - 2 * math.atan(41.0) / math.pi, rel=1e-6)
+
+
+def test_grid_points_keep_their_order_of_appearance_and_missing_values() -> None:
+    frame = pd.DataFrame(
+        {"g": [2.0, 2.0, math.nan, math.nan, 1.0, 1.0], "replication": [0, 1] * 3, "wait_mean": [1.0, 3.0] * 3}
+    )
+    out = summary_table(frame, ["g"], level=0.90)
+    assert out["g"].tolist()[:1] == [2.0] and math.isnan(out["g"].tolist()[1]) and out["g"].tolist()[2] == 1.0
+    # 1, 3: mean 2, sd sqrt(2), se 1: the 90% half-width is t(0.95, 1) = 6.3137515147
+    assert out["half_width"].tolist() == pytest.approx([6.3137515147] * 3, rel=1e-9)
+    assert relative_half_width([1.0, 3.0], level=0.90) == pytest.approx(6.3137515147 / 2, rel=1e-9)
