@@ -4,12 +4,18 @@ degrees of freedom the t distribution has the closed form sf(t) = (1 - t / sqrt(
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from opdsim.experiments.stats import holm, interval, paired_table, relative_half_width, summary_table
+
+
+def _row(frame: pd.DataFrame, key: object) -> dict[str, Any]:
+    """One row of a table indexed by (grid point, metric), as a plain dict."""
+    return dict(frame.loc[key].to_dict())  # type: ignore[call-overload]
 
 T_975_4 = 2.7764451052  # Student t, 97.5% quantile, 4 degrees of freedom
 T_975_2 = 4.3026527297
@@ -67,7 +73,7 @@ def test_paired_table_by_hand() -> None:
     a, b = _frames()
     out = paired_table(a, b.iloc[::-1], ["g"]).set_index(["g", "metric"])  # matched on (g, replication)
     assert list(out.index) == [(1, "wait_mean"), (1, "throughput"), (2, "wait_mean"), (2, "throughput")]
-    row = out.loc[(1, "wait_mean")]
+    row = _row(out, (1, "wait_mean"))
     # d = 1, 2, 3: mean 2, sd 1, se 1/sqrt(3), t = 2 sqrt(3), 2 degrees of freedom
     t = 2 * math.sqrt(3)
     sf = (1 - t / math.sqrt(t * t + 2)) / 2
@@ -77,7 +83,7 @@ def test_paired_table_by_hand() -> None:
     half = T_975_2 / math.sqrt(3)
     assert row["ci_low"] == pytest.approx(2 - half, rel=1e-9) and row["ci_high"] == pytest.approx(2 + half, rel=1e-9)
     assert not row["significant"]  # p = 0.074
-    same = out.loc[(2, "wait_mean")]
+    same = _row(out, (2, "wait_mean"))
     assert (same["diff"], same["p_two_sided"], same["p_worse"], same["ci_low"], same["ci_high"]) == (0, 1, 1, 0, 0)
     assert not same["significant"]
 
@@ -85,7 +91,7 @@ def test_paired_table_by_hand() -> None:
 def test_paired_table_significance_and_improvements() -> None:
     a, b = _frames()
     b["wait_mean"] = [9.0, 18.1, 26.9, 5.0, 5.0, 5.0]  # differences -1, -1.9, -3.1: better, p_worse near 1
-    row = paired_table(a, b, ["g"], ["wait_mean"], level=0.90).set_index("g").loc[1]
+    row = _row(paired_table(a, b, ["g"], ["wait_mean"], level=0.90).set_index("g"), 1)
     d = np.array([-1.0, -1.9, -3.1])
     se = d.std(ddof=1) / math.sqrt(3)
     t = d.mean() / se
@@ -98,7 +104,7 @@ def test_paired_table_significance_and_improvements() -> None:
 
 def test_paired_table_with_too_few_pairs() -> None:
     a, b = _frames()
-    one = paired_table(a.iloc[[0]], b.iloc[[0]], ["g"], ["wait_mean"]).iloc[0]
+    one = paired_table(a.iloc[[0]], b.iloc[[0]], ["g"], ["wait_mean"]).iloc[0].to_dict()
     assert (one["diff"], one["n"], one["p_two_sided"], one["ci_low"]) == (1.0, 1, 1.0, 1.0)
     none = paired_table(a.iloc[[0]], b.iloc[[3]], ["g"], ["wait_mean"])
     assert none.empty  # no common (g, replication)
@@ -108,28 +114,28 @@ def test_summary_table_by_hand() -> None:
     a, _ = _frames()
     out = summary_table(a, ["g"]).set_index(["g", "metric"])
     assert list(out.index) == [(1, "wait_mean"), (1, "throughput"), (2, "wait_mean"), (2, "throughput")]
-    row = out.loc[(1, "wait_mean")]  # 10, 20, 30: mean 20, sd 10, se 10/sqrt(3)
+    row = _row(out, (1, "wait_mean"))  # 10, 20, 30: mean 20, sd 10, se 10/sqrt(3)
     half = T_975_2 * 10 / math.sqrt(3)
     assert (row["mean"], row["n"]) == (20.0, 3)
     assert row["half_width"] == pytest.approx(half, rel=1e-9)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((20 - half, 20 + half), rel=1e-9)
-    flat = out.loc[(2, "throughput")]
+    flat = _row(out, (2, "throughput"))
     assert (flat["mean"], flat["half_width"], flat["ci_low"], flat["ci_high"]) == (2.0, 0.0, 2.0, 2.0)
     whole = summary_table(a, [])
     assert list(whole["metric"]) == ["wait_mean", "throughput"]
-    assert whole.set_index("metric").loc["wait_mean", "mean"] == pytest.approx(12.5)
+    assert _row(whole.set_index("metric"), "wait_mean")["mean"] == pytest.approx(12.5)
 
 
 def test_pairs_with_a_missing_value_and_two_pairs() -> None:
     a, b = _frames()
     b.loc[1, "wait_mean"] = math.nan  # replication 1 at g = 1 drops out of the pairing
-    row = paired_table(a, b, ["g"], ["wait_mean"]).set_index("g").loc[1]
+    row = _row(paired_table(a, b, ["g"], ["wait_mean"]).set_index("g"), 1)
     # pairs d = 1 (rep 0), 3 (rep 2): mean 2, sd sqrt(2), se 1, t = 2, one degree of freedom
     assert (row["n"], row["diff"], row["mean_a"], row["mean_b"]) == (2, 2.0, 20.0, 22.0)
     assert row["p_worse"] == pytest.approx(0.5 - math.atan(2.0) / math.pi, rel=1e-9)  # Cauchy: t with 1 df
     assert row["ci_high"] - row["diff"] == pytest.approx(12.7062047362, rel=1e-9)
     b.loc[[0, 1, 2], "wait_mean"] = math.nan
-    gone = paired_table(a, b, ["g"], ["wait_mean"]).set_index("g").loc[1]
+    gone = _row(paired_table(a, b, ["g"], ["wait_mean"]).set_index("g"), 1)
     assert gone["n"] == 0 and math.isnan(gone["diff"]) and math.isnan(gone["p_two_sided"])
     assert math.isnan(gone["mean_a"]) and math.isnan(gone["ci_low"]) and not gone["significant"]
 
@@ -137,7 +143,7 @@ def test_pairs_with_a_missing_value_and_two_pairs() -> None:
 def test_two_pairs_can_be_significant() -> None:
     a = pd.DataFrame({"replication": [0, 1], "wait_mean": [10.0, 20.0]})
     b = pd.DataFrame({"replication": [0, 1], "wait_mean": [20.0, 30.5]})  # d = 10, 10.5: t = 41, 1 df
-    row = paired_table(a, b, [], ["wait_mean"]).iloc[0]
+    row = paired_table(a, b, [], ["wait_mean"]).iloc[0].to_dict()
     assert row["significant"] and row["p_two_sided"] == pytest.approx(1 - 2 * math.atan(41.0) / math.pi, rel=1e-6)
 
 
