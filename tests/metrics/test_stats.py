@@ -17,6 +17,7 @@ def _row(frame: pd.DataFrame, key: object) -> dict[str, Any]:
     """One row of a table indexed by (grid point, metric), as a plain dict."""
     return dict(frame.loc[key].to_dict())  # type: ignore[call-overload]
 
+
 T_975_4 = 2.7764451052  # Student t, 97.5% quantile, 4 degrees of freedom
 T_975_2 = 4.3026527297
 T_95_2 = 2.9199855804  # 95% quantile (a 90% interval), 2 degrees of freedom
