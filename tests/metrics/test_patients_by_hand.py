@@ -91,6 +91,7 @@ def test_patient_columns_from_the_log_alone() -> None:
     _eq(cols["wait_from_arrival"], [5.0, NAN, 2.0])
     _eq(cols["state"], ["completed", "unserved", "completed"])
     _eq(cols["completed"], [12.0, NAN, 9.0])
+    assert [cols[k].dtype.kind for k in ("patient", "category", "kind", "doctor", "booked_at")] == list("OOOOf")
 
 
 def test_patient_columns_of_a_refused_and_a_rebooked_patient() -> None:
@@ -181,6 +182,7 @@ def test_tokens_frame() -> None:
     frame = tokens_frame(eng.token(t) for t in ("T1", "T5"))
     assert frame["category"].tolist() == ["ONLINE", "EMERGENCY"]
     assert frame["state"].tolist() == ["completed", "completed"]
+    assert all(type(x) is str for x in frame["state"].tolist() + frame["category"].tolist())
     assert frame["id"].tolist() == ["T1", "T5"] and frame["bypasses"].tolist() == [2, 0]
     empty = tokens_frame([])
     assert empty.empty and "estimated_call" in empty.columns

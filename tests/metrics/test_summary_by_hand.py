@@ -20,6 +20,7 @@ from opdsim.engine.records import fold
 from opdsim.metrics import patient_columns, summary_row
 from opdsim.registry import CATEGORIES, REGISTRY
 
+NAN = math.nan
 Case = tuple[dict[str, float], dict[str, float]]  # (computed row, expected by hand)
 
 EM, PA, FU, ON, WI = (c.name for c in Category)
@@ -140,6 +141,15 @@ def case_one_of_each() -> Case:
     return summary_row(cols, records, (5.0, 35.0)), _one_of_each_expected()
 
 
+def case_one_of_each_from_object_columns() -> Case:
+    # columns of plain Python objects (a frame read back without dtypes): the same figures
+    eng = _one_of_each()
+    records = fold(eng.events)
+    cols = patient_columns(records, _population(ONE_OF_EACH_POPULATION), starvation_limit=22.0)
+    loose = {k: np.array(v.tolist(), dtype=object) for k, v in cols.items()}
+    return summary_row(loose, records, (5.0, 35.0)), _one_of_each_expected()
+
+
 def case_one_of_each_from_the_log_alone() -> Case:
     # the booking service's view: no simulation, the arrival is the check-in: the same figures
     eng = _one_of_each()
@@ -220,6 +230,12 @@ def case_a_day_of_mishaps() -> Case:
         "overtime_mean": 0.0,
         "overtime_max": 0.0,
         "throughput": 5 / 2,
+        # nobody present in these categories: no statistic at all (NaN, not 0), counts 0
+        "wait_mean_WALK_IN": NAN,
+        "wait_from_arrival_p95_PAID_PRIORITY": NAN,
+        "overtaken_mean_WALK_IN": NAN,
+        "n_PAID_PRIORITY": 0,
+        "starved_WALK_IN": 0,
     }
     return summary_row(cols, records, (0.0, 120.0)), expected
 
@@ -227,6 +243,7 @@ def case_a_day_of_mishaps() -> Case:
 CASES: dict[str, Callable[[], Case]] = {
     "one of each": case_one_of_each,
     "one of each, log alone": case_one_of_each_from_the_log_alone,
+    "one of each, object columns": case_one_of_each_from_object_columns,
     "a day of mishaps": case_a_day_of_mishaps,
 }
 
