@@ -26,7 +26,7 @@ Columns and units (all times are clinic minutes since opening [min])
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -183,12 +183,7 @@ def _wait_stats(row: dict[str, float], values: NDArray[np.float64], base: str, s
     row[f"{base}_max{suffix}"] = float(w.max())
 
 
-def summary_row(
-    patients: Columns,
-    records: DayRecords,
-    session: tuple[float, float],
-    categories: Sequence[str] = CATEGORIES,
-) -> dict[str, float]:
+def summary_row(patients: Columns, records: DayRecords, session: tuple[float, float]) -> dict[str, float]:
     """Run-level metrics as one plain row, keyed and ordered as :data:`opdsim.registry.REGISTRY`.
 
     Parameters
@@ -199,8 +194,6 @@ def summary_row(
         The day's records (slots for overflow and breaches, refused requests).
     session : (float, float)
         Session start and end [min], for utilisation, overtime and throughput.
-    categories : sequence of str
-        Category names for the per-category columns.
     """
     row: dict[str, float] = {}
     wait = np.asarray(patients["wait"], dtype=float)
@@ -212,7 +205,7 @@ def summary_row(
     upgraded = np.asarray(patients["upgraded"], dtype=bool)
     state = np.asarray(patients["state"], dtype=object)
     present = ~np.isnan(wait)
-    for suffix, mask in [("", np.ones(len(wait), dtype=bool))] + [(f"_{c}", cat == c) for c in categories]:
+    for suffix, mask in [("", np.ones(len(wait), dtype=bool))] + [(f"_{c}", cat == c) for c in CATEGORIES]:
         sel = present & mask
         row[f"n{suffix}"] = int(sel.sum())
         _wait_stats(row, wait[sel], "wait", suffix)
@@ -255,11 +248,9 @@ def summary_row(
     return {name: row[name] for name in REGISTRY}
 
 
-def summary_frame(
-    patients: Columns, records: DayRecords, session: tuple[float, float], categories: Sequence[str] = CATEGORIES
-) -> pd.DataFrame:
+def summary_frame(patients: Columns, records: DayRecords, session: tuple[float, float]) -> pd.DataFrame:
     """The one-row summary frame (see :func:`summary_row`)."""
-    return pd.DataFrame([summary_row(patients, records, session, categories)])
+    return pd.DataFrame([summary_row(patients, records, session)])
 
 
 def callable_intervals(

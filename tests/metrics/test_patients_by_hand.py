@@ -280,3 +280,68 @@ def test_ranks_come_from_the_logged_policy() -> None:
 def test_an_unknown_event_is_refused() -> None:
     with pytest.raises(InvalidRequest, match="unknown event"):
         fold([object()])  # type: ignore[list-item]
+
+
+def test_a_day_with_no_doctor_and_no_patient() -> None:
+    records = fold(Engine(Policy()).events)
+    cols = patient_columns(records, None, 120.0)
+    assert all(len(v) == 0 for v in cols.values()) and cols["wait"].dtype.kind == "f"
+    row = summary_row(cols, records, (0.0, 60.0))
+    assert math.isnan(row["utilisation"]) and math.isnan(row["wait_mean"])
+    assert (row["overtime_mean"], row["overtime_max"], row["n"], row["patients"]) == (0.0, 0.0, 0, 0)
+
+
+def test_utilisation_and_overtime_over_several_doctors() -> None:
+    # D1 sees A 10-20 and B 20-70 (10 min past the session end 60); D2 sees C 5-15; D3 sees nobody
+    eng = Engine(Policy())
+    for d in ("D1", "D2", "D3"):
+        eng.add_doctor(d, [(0.0, 60.0, 5)])
+    for who, doc in (("A", "D1"), ("B", "D1"), ("C", "D2")):
+        eng.book(who, Category.WALK_IN, doc, now=0.0, check_in=True)
+    c = eng.call_next("D2", 5.0)
+    a = eng.call_next("D1", 10.0)
+    assert a is not None and c is not None
+    eng.complete(c.id, 15.0)
+    eng.complete(a.id, 20.0)
+    b = eng.call_next("D1", 20.0)
+    assert b is not None
+    eng.complete(b.id, 70.0)
+    eng.close_day(80.0)
+    records = fold(eng.events)
+    population = _population([("A", "WALK_IN", "walk_in", 0.0, NAN), ("B", "WALK_IN", "walk_in", 0.0, 0.0)])
+    population = {k: np.append(v, v[:1]) for k, v in population.items()}
+    population["patient"][2] = "C"
+    population["arrival"][2] = 0.0
+    cols = patient_columns(records, population, 20.0)
+    # A's planned arrival is unknown: the check-in (0) stands in for it
+    _eq(cols["wait_from_arrival"], [10.0, 20.0, 5.0])
+    _eq(cols["starved"], [False, False, False])  # B waited exactly the limit: not over it
+    _eq(cols["starved_from_arrival"], [False, False, False])
+    assert cols["state"].dtype == object
+    row = summary_row(cols, records, (0.0, 60.0))
+    # consultations 10 + 50 + 10 = 70 min over D1 0-70, D2 0-60, D3 0-60 = 190 doctor minutes
+    assert row["utilisation"] == pytest.approx(70 / 190)
+    assert (row["overtime_mean"], row["overtime_max"]) == (pytest.approx(10 / 3), 10.0)
+
+
+def test_a_patient_called_within_a_minute() -> None:
+    eng = Engine(Policy())
+    eng.add_doctor("D1", [(0.0, 60.0, 5)])
+    eng.book("A", Category.WALK_IN, "D1", now=0.0, check_in=True)
+    eng.call_next("D1", 0.5)
+    eng.close_day(10.0)
+    cols = patient_columns(fold(eng.events), None, 120.0)
+    _eq(cols["wait_from_arrival"], [0.5])
+    _eq(cols["wait"], [0.5])
+
+
+def test_timeline_leaves_out_patients_never_called() -> None:
+    frame = pd.DataFrame({"callable_at": [0.0, 2.0], "called": [5.0, NAN], "completed": [8.0, NAN]})
+    tl = timeline_frame(frame, (np.array([0.0, 2.0]), np.array([5.0, 10.0])), 0.0, 10.0, 5.0)
+    assert tl["busy_doctors"].to_numpy() == pytest.approx([0.0, 3 / 5])
+    assert tl["calls"].tolist() == [0, 1] and tl["arrivals"].tolist() == [2, 0]
+
+
+def test_time_integral_of_ends_without_starts() -> None:
+    grid = np.array([0.0, 2.0, 4.0])
+    assert time_integral(np.array([NAN]), np.array([1.0]), grid).tolist() == [0.0, -1.0, -3.0]

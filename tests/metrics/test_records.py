@@ -87,6 +87,7 @@ def test_waitlisted_present_patient_is_callable_from_the_promotion() -> None:
     eng.close_day(120.0)
     rec = fold(eng.events).tokens[w.id]
     assert rec.waitlisted == [5.0] and rec.seats == [(20.0, 0)]
+    assert rec.rank == int(Category.WALK_IN)
     assert rec.checked_in_at == 5.0
     assert rec.callable == [(20.0, 32.5)]
 
