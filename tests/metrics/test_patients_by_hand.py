@@ -345,3 +345,30 @@ def test_timeline_leaves_out_patients_never_called() -> None:
 def test_time_integral_of_ends_without_starts() -> None:
     grid = np.array([0.0, 2.0, 4.0])
     assert time_integral(np.array([NAN]), np.array([1.0]), grid).tolist() == [0.0, -1.0, -3.0]
+
+
+def test_a_displaced_patient_and_a_refused_one_in_the_patients_columns() -> None:
+    eng = Engine(Policy(overflow_cap=0, on_full="reject"))
+    eng.add_doctor("D1", [(0.0, 30.0, 1), (30.0, 60.0, 1)])
+    eng.book("X", Category.ONLINE, "D1", now=0.0, slot=0, check_in=True)
+    eng.emergency("E", now=1.0)  # X displaced into slot 1
+    eng.close_day(10.0)
+    population = _population(
+        [
+            ("X", "ONLINE", "booked", 0.0, 0.0),
+            ("E", "EMERGENCY", "emergency", 1.0, 1.0),
+            ("R", "ONLINE", "booked", 0.0, NAN),
+        ]
+    )
+    cols = patient_columns(fold(eng.events), population, 120.0)
+    _eq(cols["displaced"], [1, 0, 0])
+    _eq(cols["state"], ["unserved", "unserved", "rejected"])
+
+
+def test_utilisation_of_a_short_idle_session() -> None:
+    eng = Engine(Policy())
+    eng.add_doctor("D1", [(0.0, 0.5, 1)])
+    eng.close_day(0.5)
+    records = fold(eng.events)
+    row = summary_row(patient_columns(records, None, 120.0), records, (0.0, 0.5))
+    assert row["utilisation"] == 0.0  # half a doctor-minute available, none used
