@@ -14,7 +14,7 @@ UV_STAMP   := $(VENV)/.uv-$(UV_VERSION)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup lock upgrade demo test lint typecheck unit slow bench baseline clean
+.PHONY: setup lock upgrade demo test lint typecheck unit slow bench baseline mutate clean
 
 setup: $(STAMP) $(NATIVE)
 
@@ -90,6 +90,12 @@ chromium:
 # JupyterLab on notebooks/ (the `notebooks` extra), served on 127.0.0.1 only.
 notebooks: setup
 	$(BIN)/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks
+
+# Mutation testing of the metrics, the records fold and the statistics ([tool.mutmut] in pyproject.toml).
+mutate: setup
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.* htmlcov build/mypyc opdsim/engine/*.so

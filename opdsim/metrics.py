@@ -1,47 +1,46 @@
 """Records to frames: what a day of the engine did, per patient, per run and per interval.
 
-The functions here read *records* only: the engine's final token views (:class:`~opdsim.engine.TokenView`),
-its slot tables and, for simulated days, the drawn patient inputs. They work the same on a simulated day and on
-a real day's log replayed with :meth:`Engine.replay`.
+Everything here reads the lifecycle records folded from an engine event log (:mod:`opdsim.engine.records`),
+joined by patient id to what only the simulation knows (planned arrival, drawn consultation). The same code
+serves a simulated day, a replayed log and the booking service's log. Nothing here imports the simulation.
+Every ``summary`` column is declared in :mod:`opdsim.registry` (name, unit, direction, definition); the
+glossary ``docs/metrics.md`` is generated from it.
 
 Columns and units (all times are clinic minutes since opening [min])
 -------------------------------------------------------------------
-``patients`` (one row per patient):
-    ``patient`` id (stable across policies), ``category``, ``kind`` (booked, walk_in, emergency), ``doctor``,
-    ``slot`` (index of the slot held last, NaN if none), ``token`` (last token id, None if refused),
-    ``booked_at``, ``arrival`` (NaN if never came), ``callable_at`` (the later of check-in and slot start, as
-    the aging clock counts; check-in for emergencies), ``called`` and ``completed`` (NaN if not),
-    ``wait`` (``callable_at`` to the call, or to leaving or the close for those never called; NaN for those
-    never present), ``consultation`` (the drawn length, also for patients never seen), ``overtaken`` (tokens
-    with a later queue number called first while this one was callable), ``upgraded`` (bool),
-    ``displaced`` (times), ``rebooked`` (bool: late past the grace period and booked again),
-    ``state`` (final token state, or ``rejected``), ``starved`` (bool: wait over the starvation limit).
-``summary`` (one row per run): for each category C and for all (no suffix): ``n_C`` present patients,
-    ``wait_mean_C``, ``wait_median_C``, ``wait_p90_C``, ``wait_p95_C``, ``wait_max_C`` [min], ``starved_C``,
-    ``overtaken_mean_C``, ``upgraded_C``; and ``patients``, ``completed``, ``rejected``, ``left_unseen``,
-    ``no_shows``, ``cancellations``, ``unserved``, ``rebooked``, ``overflow_used`` (seats used beyond capacity by
-    emergencies), ``cap_breaches``, ``utilisation`` (consultation minutes / doctor-session minutes),
-    ``overtime_mean`` and ``overtime_max`` (minutes past the session end of each doctor's last completion, >= 0),
-    ``throughput`` (completed per hour of session [1/h]).
+``patients`` (one row per patient, the patient's last token):
+    ``patient`` id (stable across policies), ``category``, ``kind`` (booked, walk_in, emergency), ``booked_at``,
+    ``arrival`` (planned arrival at the desk; NaN if never came), ``consultation`` (the drawn length, also for
+    patients never seen), ``doctor``, ``slot`` (slot held last, NaN if none), ``token`` (None if refused),
+    ``checked_in``, ``callable_at`` (when first callable, NaN if never), ``called`` and ``completed`` (NaN if
+    not), ``wait`` (minutes callable in all, summed over every callable interval as the aging clock counts,
+    to the call, leaving or the close; NaN for those never present), ``wait_from_arrival`` (arrival to the
+    call, leaving or the close), ``overtaken``, ``upgraded`` (bool), ``displaced`` (times), ``rebooked``
+    (bool), ``state`` (final token state, or ``rejected``), ``starved`` and ``starved_from_arrival`` (bool:
+    that wait over the starvation limit).
+``summary`` (one row per run): the columns of :data:`opdsim.registry.REGISTRY`, in its order.
 ``timeline`` (one row per interval): ``t_start``, ``t_end``, ``queue_length`` (time-average number of
-    patients callable and not yet called), ``busy_doctors`` (time-average), ``arrivals`` (became callable
-    in the interval), ``calls``; for simulated days also ``queue_observed`` and ``busy_observed``, the engine's
-    own queue length and busy doctors read at ``t_start`` by an observer process.
+    callable tokens), ``busy_doctors`` (time-average), ``arrivals`` (became callable for the first time in the
+    interval), ``calls``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from opdsim.engine import Category, SlotView, TokenView
+from opdsim.engine import Category, TokenState, TokenView
+from opdsim.engine.records import DayRecords, TokenRecord
+from opdsim.frames import as_frame
+from opdsim.registry import CATEGORIES, REGISTRY
 
 __all__ = [
     "as_frame",
+    "callable_intervals",
     "patient_columns",
     "patients_frame",
     "summary_frame",
@@ -52,6 +51,8 @@ __all__ = [
 ]
 
 _NAMES = [c.name for c in Category]
+_STATS = ("mean", "median", "p90", "p95", "max")
+_NAN = float("nan")
 
 Columns = Mapping[str, Any] | pd.DataFrame  # named columns: a dict of numpy arrays, or a frame
 
@@ -67,191 +68,201 @@ def tokens_frame(views: Iterable[TokenView]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _slot_starts(slots: Mapping[str, Sequence[SlotView]]) -> dict[tuple[str, int], float]:
-    return {(doc, s.index): s.start for doc, table in slots.items() for s in table}
+def _opt(x: float | None) -> float:
+    return _NAN if x is None else x
+
+
+def _consultation(rec: TokenRecord) -> float:
+    if rec.called_at is None or rec.ended_at is None:
+        return _NAN
+    return rec.ended_at - rec.called_at
+
+
+def _population_from_records(records: DayRecords) -> dict[str, NDArray[Any]]:
+    """Patient inputs read from the log alone (a service's day): arrival is the check-in, the consultation the
+    call to the completion; patients refused every token are not in it."""
+    first: dict[str, TokenRecord] = {}
+    for rec in records.tokens.values():
+        first.setdefault(rec.patient, rec)
+    last = records.by_patient()
+    pids = list(first)
+    kind = ["emergency" if first[p].category is Category.EMERGENCY else "booked" for p in pids]
+    consult = [_consultation(last[p]) for p in pids]
+    return {
+        "patient": np.array(pids, dtype=object),
+        "category": np.array([last[p].category.name for p in pids], dtype=object),
+        "kind": np.array(kind, dtype=object),
+        "booked_doctor": np.array([last[p].doctor for p in pids], dtype=object),
+        "booked_at": np.array([first[p].issued_at for p in pids], dtype=float),
+        "arrival": np.array([_opt(last[p].checked_in_at) for p in pids], dtype=float),
+        "consultation": np.array(consult, dtype=float),
+    }
 
 
 def patient_columns(
-    population: Columns,
-    tokens: Mapping[str, TokenView],
-    token_of: Mapping[int, str],
-    slots: Mapping[str, Sequence[SlotView]],
-    starvation_limit: float,
-    rebooked: NDArray[np.bool_] | None = None,
+    records: DayRecords, population: Columns | None, starvation_limit: float
 ) -> dict[str, NDArray[Any]]:
-    """The ``patients`` columns (numpy arrays, one entry per patient) from the drawn inputs and the engine's
-    final token records; :func:`patients_frame` makes the frame.
+    """The ``patients`` columns (numpy arrays, one entry per patient); :func:`patients_frame` makes the frame.
 
     Parameters
     ----------
-    population : Mapping[str, array-like]
-        The drawn patients' columns (``Population.columns()`` or ``Population.frame()``), in patient-index order:
-        ``patient``, ``category``, ``kind``, ``booked_doctor``, ``booked_at``, ``arrival``, ``consultation``.
-    tokens : Mapping[str, TokenView]
-        Final token records by token id (``engine.token(id)`` after the day closed).
-    token_of : Mapping[int, str]
-        Patient index -> last token id; patients absent from it never got a token (rejected).
-    slots : Mapping[str, Sequence[SlotView]]
-        Final slot tables per doctor (slot starts include every delay).
+    records : DayRecords
+        The day's log folded by :func:`opdsim.engine.records.fold`.
+    population : Mapping[str, array-like] or None
+        What only the simulation knows, one entry per patient: ``patient``, ``category``, ``kind``,
+        ``booked_doctor``, ``booked_at``, ``arrival`` [min] and ``consultation`` [min] (``Population.columns()``).
+        Joined to the records by patient id. None reads the patients from the records alone.
     starvation_limit : float
         Waits longer than this are starved [min].
-    rebooked : ndarray of bool, optional
-        Patients booked again after their token became a no-show.
     """
-    n = len(population["patient"])
-    ids = [token_of.get(i) for i in range(n)]
-    views = [tokens[t] if t is not None else None for t in ids]
-    nan = np.nan
-    booked_doctor = list(population["booked_doctor"])
-    doctor = np.array([v.doctor if v else d for v, d in zip(views, booked_doctor, strict=True)], dtype=object)
-    slot = np.array([nan if v is None or v.slot is None else v.slot for v in views], dtype=float)
-    checked = np.array([nan if v is None or v.checked_in_at is None else v.checked_in_at for v in views], dtype=float)
-    called = np.array([nan if v is None or v.called_at is None else v.called_at for v in views], dtype=float)
-    ended = np.array([nan if v is None or v.ended_at is None else v.ended_at for v in views], dtype=float)
-    state = np.array(["rejected" if v is None else str(v.state) for v in views], dtype=object)
-    starts = _slot_starts(slots)
-    slot_start = np.array(
-        [starts.get((d, int(s)), nan) if s == s else nan for d, s in zip(doctor.tolist(), slot.tolist(), strict=True)],
-        dtype=float,
-    )
-    category = np.asarray(population["category"], dtype=object)
-    emergency = category == Category.EMERGENCY.name
-    callable_at = np.where(emergency | np.isnan(slot_start), checked, np.fmax(checked, slot_start))
-    stopped = (state == "unserved") | (state == "left")
-    wait_end = np.where(~np.isnan(called), called, np.where(stopped, ended, nan))
-    wait = np.clip(wait_end - callable_at, 0.0, None)
-    columns: dict[str, NDArray[Any]] = {
-        "patient": np.asarray(population["patient"], dtype=object),
-        "category": category,
-        "kind": np.asarray(population["kind"], dtype=object),
-        "booked_at": np.asarray(population["booked_at"], dtype=float),
-        "arrival": np.asarray(population["arrival"], dtype=float),
-        "consultation": np.asarray(population["consultation"], dtype=float),
-        "doctor": doctor,
-        "slot": slot,
-        "token": np.array(ids, dtype=object),
-        "callable_at": callable_at,
+    pop = _population_from_records(records) if population is None else population
+    last = records.by_patient()
+    pids = list(pop["patient"])
+    recs = [last.get(p) for p in pids]
+    rebooked_ids = records.rebooked()
+    n = len(pids)
+
+    def column(values: list[Any], dtype: Any) -> NDArray[Any]:
+        return np.array(values, dtype=dtype) if n else np.zeros(0, dtype=dtype)
+
+    checked = column([_NAN if r is None else _opt(r.checked_in_at) for r in recs], float)
+    called = column([_NAN if r is None else _opt(r.called_at) for r in recs], float)
+    ended = column([_NAN if r is None else _opt(r.ended_at) for r in recs], float)
+    callable_time = column([_NAN if r is None else r.callable_time for r in recs], float)
+    state = column(["rejected" if r is None else str(r.state) for r in recs], object)
+    present = ~np.isnan(checked)
+    arrival = np.asarray(pop["arrival"], dtype=float)
+    came = np.where(np.isnan(arrival), checked, arrival)
+    wait_end = np.where(np.isnan(called), ended, called)  # the call, or leaving (or any end) or the close
+    wait = np.where(present, callable_time, _NAN)
+    wait_from_arrival = np.where(present, np.clip(wait_end - came, 0.0, None), _NAN)
+    booked_doctor = list(pop["booked_doctor"])
+    return {
+        "patient": np.asarray(pop["patient"], dtype=object),
+        "category": np.asarray(pop["category"], dtype=object),
+        "kind": np.asarray(pop["kind"], dtype=object),
+        "booked_at": np.asarray(pop["booked_at"], dtype=float),
+        "arrival": arrival,
+        "consultation": np.asarray(pop["consultation"], dtype=float),
+        "doctor": column([d if r is None else r.doctor for r, d in zip(recs, booked_doctor, strict=True)], object),
+        "slot": column([_NAN if r is None or r.slot is None else r.slot for r in recs], float),
+        "token": column([None if r is None else r.token for r in recs], object),
+        "checked_in": checked,
+        "callable_at": column([_NAN if r is None else _opt(r.first_callable) for r in recs], float),
         "called": called,
-        "completed": np.where(state == "completed", ended, nan),
+        "completed": np.where(state == "completed", ended, _NAN),
         "wait": wait,
-        "overtaken": np.array([0 if v is None else v.bypasses for v in views], dtype=np.int64),
-        "upgraded": np.array([v is not None and v.upgrades > 0 for v in views], dtype=bool),
-        "displaced": np.array([0 if v is None else v.displacements for v in views], dtype=np.int64),
-        "rebooked": np.zeros(n, dtype=bool) if rebooked is None else rebooked,
+        "wait_from_arrival": wait_from_arrival,
+        "overtaken": column([0 if r is None else r.bypasses for r in recs], np.int64),
+        "upgraded": column([r is not None and bool(r.upgrades) for r in recs], bool),
+        "displaced": column([0 if r is None else len(r.displacements) for r in recs], np.int64),
+        "rebooked": column([p in rebooked_ids for p in pids], bool),
         "state": state,
         "starved": wait > starvation_limit,
+        "starved_from_arrival": wait_from_arrival > starvation_limit,
     }
-    return columns
 
 
-def as_frame(columns: Mapping[str, NDArray[Any]]) -> pd.DataFrame:
-    """A frame of equal-length numpy columns; text columns stay plain object columns (converting them to pandas'
-    string dtype costs more than building the rest of the frame)."""
-    return pd.DataFrame({k: pd.Series(v, dtype=object) if v.dtype == object else v for k, v in columns.items()})
-
-
-def patients_frame(
-    population: Columns,
-    tokens: Mapping[str, TokenView],
-    token_of: Mapping[int, str],
-    slots: Mapping[str, Sequence[SlotView]],
-    starvation_limit: float,
-    rebooked: NDArray[np.bool_] | None = None,
-) -> pd.DataFrame:
+def patients_frame(records: DayRecords, population: Columns | None, starvation_limit: float) -> pd.DataFrame:
     """One row per patient (see :func:`patient_columns` for the parameters and the module docstring for the
     columns)."""
-    return as_frame(patient_columns(population, tokens, token_of, slots, starvation_limit, rebooked))
+    return as_frame(patient_columns(records, population, starvation_limit))
 
 
-def _wait_stats(wait: NDArray[np.float64], suffix: str) -> dict[str, float]:
-    w = wait[~np.isnan(wait)]
+def _wait_stats(row: dict[str, float], values: NDArray[np.float64], base: str, suffix: str) -> None:
+    w = values[~np.isnan(values)]
     if not len(w):
-        return {f"wait_{k}{suffix}": np.nan for k in ("mean", "median", "p90", "p95", "max")}
+        for k in _STATS:
+            row[f"{base}_{k}{suffix}"] = _NAN
+        return
     p50, p90, p95 = np.percentile(w, [50, 90, 95])
-    return {
-        f"wait_mean{suffix}": float(w.mean()),
-        f"wait_median{suffix}": float(p50),
-        f"wait_p90{suffix}": float(p90),
-        f"wait_p95{suffix}": float(p95),
-        f"wait_max{suffix}": float(w.max()),
-    }
+    row[f"{base}_mean{suffix}"] = float(w.mean())
+    row[f"{base}_median{suffix}"] = float(p50)
+    row[f"{base}_p90{suffix}"] = float(p90)
+    row[f"{base}_p95{suffix}"] = float(p95)
+    row[f"{base}_max{suffix}"] = float(w.max())
 
 
-def summary_row(
-    patients: Columns,
-    slots: Mapping[str, Sequence[SlotView]],
-    session: tuple[float, float],
-    rejected: int,
-    categories: Sequence[str] = tuple(_NAMES),
-) -> dict[str, float]:
-    """Run-level metrics as one plain row (see the module docstring); :func:`summary_frame` makes the frame.
+def summary_row(patients: Columns, records: DayRecords, session: tuple[float, float]) -> dict[str, float]:
+    """Run-level metrics as one plain row, keyed and ordered as :data:`opdsim.registry.REGISTRY`.
 
     Parameters
     ----------
     patients : Mapping[str, array-like]
         :func:`patient_columns` output, or the :func:`patients_frame` frame.
-    slots : Mapping[str, Sequence[SlotView]]
-        Final slot tables per doctor.
+    records : DayRecords
+        The day's records (slots for overflow and breaches, refused requests).
     session : (float, float)
         Session start and end [min], for utilisation, overtime and throughput.
-    rejected : int
-        Booking requests refused.
     """
     row: dict[str, float] = {}
     wait = np.asarray(patients["wait"], dtype=float)
+    wfa = np.asarray(patients["wait_from_arrival"], dtype=float)
     cat = np.asarray(patients["category"], dtype=object)
     starved = np.asarray(patients["starved"], dtype=bool)
+    starved_a = np.asarray(patients["starved_from_arrival"], dtype=bool)
     overtaken = np.asarray(patients["overtaken"], dtype=float)
     upgraded = np.asarray(patients["upgraded"], dtype=bool)
     state = np.asarray(patients["state"], dtype=object)
     present = ~np.isnan(wait)
-    row.update(_wait_stats(wait, ""))
-    row["n"] = int(present.sum())
-    row["starved"] = int(starved.sum())
-    row["overtaken_mean"] = float(overtaken[present].mean()) if present.any() else np.nan
-    row["upgraded"] = int(upgraded.sum())
-    for c in categories:
-        mask = cat == c
+    for suffix, mask in [("", np.ones(len(wait), dtype=bool))] + [(f"_{c}", cat == c) for c in CATEGORIES]:
         sel = present & mask
-        row.update(_wait_stats(wait[mask], f"_{c}"))
-        row[f"n_{c}"] = int(sel.sum())
-        row[f"starved_{c}"] = int(starved[mask].sum())
-        row[f"overtaken_mean_{c}"] = float(overtaken[sel].mean()) if sel.any() else np.nan
-        row[f"upgraded_{c}"] = int(upgraded[mask].sum())
+        row[f"n{suffix}"] = int(sel.sum())
+        _wait_stats(row, wait[sel], "wait", suffix)
+        _wait_stats(row, wfa[sel], "wait_from_arrival", suffix)
+        row[f"starved{suffix}"] = int((starved & sel).sum())
+        row[f"starved_from_arrival{suffix}"] = int((starved_a & sel).sum())
+        row[f"overtaken_mean{suffix}"] = float(overtaken[sel].mean()) if sel.any() else _NAN
+        row[f"upgraded{suffix}"] = int((upgraded & mask).sum())
     row["patients"] = len(wait)
     done = state == "completed"
     row["completed"] = int(done.sum())
-    row["rejected"] = int(rejected)
+    row["rejected"] = len(records.rejected)
     row["left_unseen"] = int((state == "left").sum())
-    row["no_shows"] = int((state == "no_show").sum())
-    row["cancellations"] = int((state == "cancelled").sum())
+    # counted over tokens: a late patient's no-show token is not their last one
+    ended = [r.state for r in records.tokens.values()]
+    row["no_shows"] = ended.count(TokenState.NO_SHOW)
+    row["cancellations"] = ended.count(TokenState.CANCELLED)
     row["unserved"] = int((state == "unserved").sum())
     row["rebooked"] = int(np.asarray(patients["rebooked"], dtype=bool).sum())
-    row["overflow_used"] = int(
-        sum(max(0, s.regular + s.emergencies - s.capacity) for table in slots.values() for s in table)
-    )
-    row["cap_breaches"] = int(sum(s.breaches for table in slots.values() for s in table))
+    row["overflow_used"] = sum(s.overflow for table in records.slots.values() for s in table)
+    row["cap_breaches"] = sum(s.breaches for table in records.slots.values() for s in table)
     start, end = session
     completed = np.asarray(patients["completed"], dtype=float)
     called = np.asarray(patients["called"], dtype=float)
-    row["utilisation"] = float(np.nansum(completed[done] - called[done])) / (max(1, len(slots)) * (end - start))
     doctor = np.asarray(patients["doctor"], dtype=object)
-    overtime = np.array([max(0.0, float(np.max(completed[done & (doctor == d)], initial=start)) - end) for d in slots])
-    row["overtime_mean"] = float(overtime.mean()) if len(overtime) else 0.0
-    row["overtime_max"] = float(overtime.max()) if len(overtime) else 0.0
+    consulting = 0.0
+    available = 0.0
+    overtime = []
+    for d in records.slots:
+        mine = done & (doctor == d)
+        last = float(np.max(completed[mine], initial=start))
+        first = float(np.min(called[mine], initial=start))
+        overtime.append(max(0.0, last - end))
+        consulting += float(np.sum(completed[mine] - called[mine]))
+        available += max(end, last) - min(start, first)
+    row["utilisation"] = consulting / available if available > 0 else _NAN
+    row["overtime_mean"] = float(np.mean(overtime)) if overtime else 0.0
+    row["overtime_max"] = float(np.max(overtime)) if overtime else 0.0
     row["throughput"] = row["completed"] / ((end - start) / 60.0)
-    return row
+    return {name: row[name] for name in REGISTRY}
 
 
-def summary_frame(
-    patients: Columns,
-    slots: Mapping[str, Sequence[SlotView]],
-    session: tuple[float, float],
-    rejected: int,
-    categories: Sequence[str] = tuple(_NAMES),
-) -> pd.DataFrame:
+def summary_frame(patients: Columns, records: DayRecords, session: tuple[float, float]) -> pd.DataFrame:
     """The one-row summary frame (see :func:`summary_row`)."""
-    return pd.DataFrame([summary_row(patients, slots, session, rejected, categories)])
+    return pd.DataFrame([summary_row(patients, records, session)])
+
+
+def callable_intervals(
+    records: DayRecords, tokens: Iterable[str] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Starts and ends of every callable interval of ``tokens`` (default: all) [min], for the timeline."""
+    recs = records.tokens.values() if tokens is None else [records.tokens[t] for t in tokens]
+    spans = [span for r in recs for span in r.callable]
+    if not spans:
+        return np.zeros(0), np.zeros(0)
+    arr = np.array(spans, dtype=float)
+    return arr[:, 0], arr[:, 1]
 
 
 def time_integral(
@@ -272,18 +283,24 @@ def time_integral(
     return out
 
 
-def timeline_frame(patients: pd.DataFrame, start: float, end: float, interval: float) -> pd.DataFrame:
-    """Queue length and busy doctors per interval of ``interval`` minutes over [start, end) [min]."""
+def timeline_frame(
+    patients: pd.DataFrame,
+    intervals: tuple[NDArray[np.float64], NDArray[np.float64]],
+    start: float,
+    end: float,
+    interval: float,
+) -> pd.DataFrame:
+    """Queue length and busy doctors per interval of ``interval`` minutes over [start, end) [min].
+
+    ``intervals`` are the callable intervals (:func:`callable_intervals`) of the patients' tokens.
+    """
     grid = np.arange(start, end + interval * 0.5, interval)
     if grid[-1] < end:
         grid = np.append(grid, end)
     grid = grid[grid <= end]
-    callable_at = patients["callable_at"].to_numpy(dtype=float)
+    queue = time_integral(intervals[0], intervals[1], grid)
+    first = patients["callable_at"].to_numpy(dtype=float)
     called = patients["called"].to_numpy(dtype=float)
-    wait = patients["wait"].to_numpy(dtype=float)
-    leave = callable_at + wait  # the call, leaving or the close
-    ok = ~np.isnan(wait)
-    queue = time_integral(callable_at[ok], leave[ok], grid)
     completed = patients["completed"].to_numpy(dtype=float)
     seen = ~np.isnan(called)
     stop = np.where(np.isnan(completed), end, completed)
@@ -295,7 +312,7 @@ def timeline_frame(patients: pd.DataFrame, start: float, end: float, interval: f
             "t_end": grid[1:],
             "queue_length": np.diff(queue) / width,
             "busy_doctors": np.diff(busy) / width,
-            "arrivals": np.histogram(callable_at[ok], bins=grid)[0],
+            "arrivals": np.histogram(first[~np.isnan(first)], bins=grid)[0],
             "calls": np.histogram(called[seen], bins=grid)[0],
         }
     )

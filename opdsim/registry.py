@@ -232,7 +232,8 @@ def _declare() -> dict[str, Metric]:
             "overflow seats used",
             "seats",
             "neither",
-            "Seats used by emergencies beyond slot capacity, summed over every slot of every doctor.",
+            "The most seats held beyond capacity at once in a slot (only emergencies go past it), summed over "
+            "every slot of every doctor.",
         ),
         (
             "cap_breaches",
@@ -246,7 +247,9 @@ def _declare() -> dict[str, Metric]:
             "utilisation",
             "fraction",
             "neither",
-            "Consultation minutes over the doctor minutes actually available, overtime included (at most 1).",
+            "Consultation minutes over the doctor minutes available: for each doctor from the session start (or an "
+            "earlier first call) to the later of the session end and their last consultation's end, so overtime "
+            "is included and the ratio is at most 1.",
         ),
         (
             "overtime_mean",
@@ -309,8 +312,11 @@ def glossary_markdown() -> str:
     lines = [
         "# Summary metrics",
         "",
-        "Generated from `opdsim/registry.py` by `opdsim metrics --markdown`; `tests/test_registry.py` checks that",
-        "this page matches the registry. One row per column of the `summary` frame (one simulated day).",
+        "Generated from `opdsim/registry.py` by `python -m opdsim.registry > docs/metrics.md`;",
+        "`tests/test_registry.py` checks that this page matches the registry. One row per column of the `summary`",
+        "frame (one simulated day). Two waits: `wait` is the time the patient was callable in all (what the",
+        "allocation policy controls and the aging clock counts), `wait_from_arrival` runs from arrival at the",
+        "desk (what the patient lives through and what surveys report).",
         "",
         "| name | label | unit | better | definition |",
         "| --- | --- | --- | --- | --- |",
@@ -319,3 +325,7 @@ def glossary_markdown() -> str:
         f"| `{m.name}` | {m.label} | {m.unit} | {better[m.direction]} | {m.definition} |" for m in REGISTRY.values()
     ]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m opdsim.registry > docs/metrics.md
+    print(glossary_markdown(), end="")

@@ -16,20 +16,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from opdsim.registry import REGISTRY, Direction, metric
+
 __all__ = [
-    "LOWER_IS_BETTER",
+    "direction",
+    "higher_is_better",
     "holm",
     "interval",
+    "lower_is_better",
+    "metric_columns",
     "paired_table",
     "relative_half_width",
     "summary_table",
 ]
-
-# metrics a regression test guards: waits per category and overall (mean, p95, max), starvation, left unseen,
-# overtime. Category columns are matched by prefix.
-LOWER_IS_BETTER_PREFIXES = ("wait_mean", "wait_p95", "wait_max", "starved")
-LOWER_IS_BETTER = ("left_unseen", "overtime_mean", "overtime_max")
-NOT_METRICS = {"scenario", "seed", "replication"}
 
 
 def interval(x: Sequence[float] | np.ndarray, level: float = 0.95) -> tuple[float, float, int]:
@@ -54,10 +53,11 @@ def relative_half_width(x: Sequence[float] | np.ndarray, level: float = 0.95) ->
     return half / abs(mean)
 
 
-def metric_columns(summary: pd.DataFrame, grid: Sequence[str]) -> list[str]:
-    """The numeric metric columns of a summary frame (not the grid, seed or replication columns)."""
-    skip = NOT_METRICS | set(grid)
-    return [c for c in summary.columns if c not in skip and pd.api.types.is_numeric_dtype(summary[c])]
+def metric_columns(summary: pd.DataFrame, grid: Sequence[str] = ()) -> list[str]:
+    """The summary frame's metric columns: those the registry declares, in its order (never the grid, seed or
+    replication columns, which it does not declare)."""
+    present = set(summary.columns) - set(grid)
+    return [name for name in REGISTRY if name in present]
 
 
 def _by_point(frame: pd.DataFrame, grid: Sequence[str]) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
@@ -154,7 +154,23 @@ def holm(p_values: Sequence[float] | np.ndarray, alpha: float = 0.05) -> np.ndar
     return reject
 
 
+def direction(name: str) -> Direction:
+    """Which way is better for the metric ``name`` (the registry's ``direction``).
+
+    Raises
+    ------
+    opdsim.registry.UnknownMetricError
+        For a name the registry does not declare.
+    """
+    return metric(name).direction
+
+
 def lower_is_better(columns: Sequence[str]) -> list[str]:
-    """The guarded metrics among ``columns``: waits (mean, p95, max; overall and per category), starvation,
-    left unseen and overtime."""
-    return [c for c in columns if c.startswith(LOWER_IS_BETTER_PREFIXES) or c in LOWER_IS_BETTER]
+    """The metrics among ``columns`` the registry declares lower-is-better (what a regression test guards: an
+    increase is a worsening); other columns are left out."""
+    return [c for c in columns if c in REGISTRY and REGISTRY[c].direction == "lower"]
+
+
+def higher_is_better(columns: Sequence[str]) -> list[str]:
+    """The metrics among ``columns`` the registry declares higher-is-better (a decrease is a worsening)."""
+    return [c for c in columns if c in REGISTRY and REGISTRY[c].direction == "higher"]

@@ -11,8 +11,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from opdsim.engine import Category, Policy
+
+if TYPE_CHECKING:
+    from opdsim.sim.simulate import PlannedDay
+    from opdsim.sim.streams import Streams
 
 __all__ = ["OpenAccess"]
 
@@ -61,6 +66,12 @@ class OpenAccess:
             raise ValueError(f"horizon: {self.horizon!r} must be > 0 minutes")
         if not 0 <= self.warmup < self.horizon:
             raise ValueError(f"warmup: {self.warmup!r} must be >= 0 and below the horizon {self.horizon!r}")
+
+    def plan_day(self, streams: Streams) -> PlannedDay:
+        """One run's plan for the day runner (the :class:`~opdsim.sim.simulate.DaySpec` protocol)."""
+        from opdsim.sim.simulate import plan_open_access
+
+        return plan_open_access(self, streams)
 
     @property
     def offered_load(self) -> float:

@@ -14,7 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from opdsim.engine.types import Category
-from opdsim.metrics import as_frame
+from opdsim.frames import as_frame
 from opdsim.sim.scenario import BOOKED_CATEGORIES, Scenario
 from opdsim.sim.streams import Streams
 

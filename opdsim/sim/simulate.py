@@ -1,53 +1,88 @@
-"""``simulate``: one replication of a scenario (or the open-access clinic) through the engine, as frames."""
+"""Playing one replication of a day through the engine: the simulation's half of ``simulate``.
+
+This module knows scenarios, random streams and the SimPy model, and nothing of metrics: it returns the engine
+(whose event log is the day's record) and what only the simulation knows about each patient (planned arrival,
+drawn consultation). :mod:`opdsim.day` folds the log into records and computes the frames; ``simulate``,
+``simulate_summary`` and ``SimResult`` live there and are still importable from here.
+
+What the day runner needs from a spec is the :class:`DaySpec` protocol: a name, a starvation limit and a plan
+for one replication. :class:`~opdsim.sim.scenario.Scenario` and :class:`~opdsim.sim.open_access.OpenAccess`
+both provide it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
+from numpy.typing import NDArray
 
-from opdsim.engine import Engine, Event
-from opdsim.metrics import as_frame, patient_columns, summary_row, timeline_frame
+from opdsim.engine import Engine
 from opdsim.sim.model import DayPlan, DoctorPlan, play_day
-from opdsim.sim.open_access import OpenAccess
 from opdsim.sim.population import draw_open_access, draw_population
-from opdsim.sim.scenario import Scenario
 from opdsim.sim.streams import Streams
 
-__all__ = ["SimResult", "simulate", "simulate_summary"]
+if TYPE_CHECKING:  # the day runner's names, resolved lazily below at run time (sim does not import metrics)
+    from opdsim.day import SimResult, simulate, simulate_summary
+    from opdsim.sim.open_access import OpenAccess
+    from opdsim.sim.scenario import Scenario
+
+__all__ = [
+    "DaySpec",
+    "PlannedDay",
+    "PlayedDay",
+    "SimResult",
+    "plan_open_access",
+    "plan_scenario",
+    "play",
+    "simulate",
+    "simulate_summary",
+]
 
 TIMELINE_INTERVAL = 15.0  # minutes per timeline row of a clinic day [min]
 
 
 @dataclass(frozen=True)
-class SimResult:
-    """Frames of one run (columns documented in :mod:`opdsim.metrics`) and the engine's event log.
+class PlannedDay:
+    """One replication's plan, and the windows the metrics use.
 
-    Every frame carries ``scenario``, ``seed`` and ``replication`` columns.
+    Attributes
+    ----------
+    plan : DayPlan
+        Doctors, patients and the close of day for the model.
+    session : (float, float)
+        The scheduled session [min] (for open access: warm-up to horizon), for utilisation, overtime and
+        throughput.
+    close : float
+        The close of day [min].
+    timeline : (float, float)
+        First timeline instant and interval length [min].
+    warmup : float or None
+        Patients arriving before this time are left out of the frames [min]; None keeps everyone.
     """
 
-    patients: pd.DataFrame
-    summary: pd.DataFrame
-    timeline: pd.DataFrame
-    events: tuple[Event, ...]
+    plan: DayPlan
+    session: tuple[float, float]
+    close: float
+    timeline: tuple[float, float]
+    warmup: float | None = None
 
 
-def _grid(start: float, end: float, step: float) -> np.ndarray:
-    grid = np.arange(start, end + step * 0.5, step)
-    return grid if grid[-1] >= end else np.append(grid, end)
+class DaySpec(Protocol):
+    """What the day runner needs from a spec: a name, the starvation limit [min] and one replication's plan."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def starvation_limit(self) -> float: ...
+
+    def plan_day(self, streams: Streams) -> PlannedDay: ...
 
 
-def _plan(spec: Scenario | OpenAccess, streams: Streams) -> tuple[DayPlan, float, float, float]:
-    if isinstance(spec, OpenAccess):
-        pop = draw_open_access(dict(spec.arrival_rates), spec.service_mean, spec.horizon, streams)
-        big = len(pop) + 1  # one slot that never fills
-        doctors = [
-            DoctorPlan(f"D{i + 1}", [(0.0, spec.horizon + 1.0, big)], 0.0, [], spec.horizon)
-            for i in range(spec.doctors)
-        ]
-        return DayPlan(spec.policy, doctors, pop, 0.0, spec.horizon), 0.0, spec.horizon, spec.horizon
+def plan_scenario(spec: Scenario, streams: Streams) -> PlannedDay:
+    """The plan of one scenario day: drawn patients, late starts and breaks per doctor."""
     docs = spec.doctors
     pop = draw_population(spec, streams)
     late = docs.start_delay.sample(streams["doctor_delay"], docs.count)
@@ -63,82 +98,67 @@ def _plan(spec: Scenario | OpenAccess, streams: Streams) -> tuple[DayPlan, float
         )
         for i, doc in enumerate(docs.ids)
     ]
-    plan = DayPlan(spec.policy, plans, pop, docs.session_start, spec.clinic.day_length)
-    return plan, docs.session_start, docs.session_end, spec.clinic.day_length
+    close = spec.clinic.day_length
+    plan = DayPlan(spec.policy, plans, pop, docs.session_start, close)
+    return PlannedDay(plan, (docs.session_start, docs.session_end), close, (docs.session_start, TIMELINE_INTERVAL))
 
 
-class _Day(NamedTuple):
-    """One played day: patient columns, summary row, the engine, observer readings and the timeline grid."""
-
-    columns: dict[str, np.ndarray]
-    row: dict[str, float]
-    engine: Engine
-    samples: np.ndarray
-    grid: tuple[float, float, float]  # start, end, step [min]
-
-
-def _play(spec: Scenario | OpenAccess, seed: int, replication: int, observe: bool) -> _Day:
-    """Play one day through a fresh engine."""
-    streams = Streams(seed, replication)
-    plan, start, end, close = _plan(spec, streams)
-    if isinstance(spec, OpenAccess):
-        t0, step = spec.warmup, max(1.0, (close - spec.warmup) / 100.0)
-    else:
-        t0, step = start, TIMELINE_INTERVAL
-    if observe:
-        plan.sample_times = _grid(t0, close, step)[:-1]
-    eng, token_of, rebooked, rejected, samples = play_day(plan)
-    slots = {d: eng.slots(d) for d in eng.doctors()}
-    tokens = {t: eng.token(t) for t in token_of.values()}
-    limit = spec.starvation_limit if isinstance(spec, OpenAccess) else spec.clinic.starvation_limit
-    columns = patient_columns(plan.population.columns(), tokens, token_of, slots, limit, rebooked)
-    if isinstance(spec, OpenAccess):
-        keep = columns["arrival"] >= spec.warmup
-        columns = {k: np.asarray(v)[keep] for k, v in columns.items()}
-        session = (spec.warmup, close)
-    else:
-        session = (start, end)
-    row = summary_row(columns, slots, session, int(rejected.sum()))
-    return _Day(columns, row, eng, samples, (t0, close, step))
+def plan_open_access(spec: OpenAccess, streams: Streams) -> PlannedDay:
+    """The plan of one open-access run: one slot per doctor that never fills."""
+    pop = draw_open_access(dict(spec.arrival_rates), spec.service_mean, spec.horizon, streams)
+    big = len(pop) + 1
+    doctors = [
+        DoctorPlan(f"D{i + 1}", [(0.0, spec.horizon + 1.0, big)], 0.0, [], spec.horizon) for i in range(spec.doctors)
+    ]
+    plan = DayPlan(spec.policy, doctors, pop, 0.0, spec.horizon)
+    step = max(1.0, (spec.horizon - spec.warmup) / 100.0)
+    return PlannedDay(plan, (spec.warmup, spec.horizon), spec.horizon, (spec.warmup, step), spec.warmup)
 
 
-def simulate(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -> SimResult:
-    """Simulate one day (or one open-access run) through the production engine.
+@dataclass(frozen=True)
+class PlayedDay:
+    """A played replication: the engine after the close, the simulation's patient columns and the plan.
 
-    Parameters
+    Attributes
     ----------
-    spec : Scenario or OpenAccess
-        What to run.
-    seed : int
-        Experiment seed; with ``replication`` it fixes every random stream.
-    replication : int
-        Replication number.
-
-    Returns
-    -------
-    SimResult
-        ``patients``, ``summary`` and ``timeline`` frames and the engine's event log. The same arguments give
-        bit-identical frames; changing only the policy leaves every patient's arrival, category and drawn
-        consultation unchanged (common random numbers).
+    engine : Engine
+        Closed; ``engine.events`` is the day's record.
+    population : dict of str to ndarray
+        ``Population.columns()``: planned arrival, drawn consultation and the rest, one entry per patient.
+    planned : PlannedDay
+        The plan and its windows.
+    samples : ndarray, shape (k, 3)
+        Observer readings (time [min], callable tokens, busy doctors) at the timeline instants.
     """
-    day = _play(spec, seed, replication, observe=True)
-    patients = as_frame(day.columns)
-    t0, close, step = day.grid
-    timeline = timeline_frame(patients, t0, close, step)
-    # the engine's own readings at each interval's start (observer hook), beside the patient-based averages
-    samples = day.samples
-    timeline["queue_observed"] = samples[: len(timeline), 1].astype(int)
-    timeline["busy_observed"] = samples[: len(timeline), 2].astype(int)
-    summary = pd.DataFrame([day.row])
-    for frame in (patients, summary, timeline):
-        frame.insert(0, "replication", replication)
-        frame.insert(0, "seed", seed)
-        frame.insert(0, "scenario", spec.name)
-    return SimResult(patients, summary, timeline, day.engine.events)
+
+    engine: Engine
+    population: dict[str, NDArray[Any]]
+    planned: PlannedDay
+    samples: NDArray[np.float64]
 
 
-def simulate_summary(spec: Scenario | OpenAccess, seed: int = 0, replication: int = 0) -> dict[str, Any]:
-    """The ``summary`` row of :func:`simulate` alone, as a plain dict, without building the other frames (what
-    a sweep needs from each replication). Equal, value for value, to ``simulate(...).summary.iloc[0]``."""
-    day = _play(spec, seed, replication, observe=False)
-    return {"scenario": spec.name, "seed": seed, "replication": replication, **day.row}
+def timeline_grid(start: float, end: float, step: float) -> NDArray[np.float64]:
+    """Instants ``start, start + step, ...`` up to and including ``end`` [min]."""
+    grid = np.arange(start, end + step * 0.5, step)
+    return grid if grid[-1] >= end else np.append(grid, end)
+
+
+def play(spec: DaySpec, seed: int = 0, replication: int = 0, observe: bool = False) -> PlayedDay:
+    """Play one replication through a fresh engine (``observe`` reads the engine's queue at the timeline
+    instants)."""
+    planned = spec.plan_day(Streams(seed, replication))
+    if observe:
+        t0, step = planned.timeline
+        planned.plan.sample_times = timeline_grid(t0, planned.close, step)[:-1]
+    eng, _, _, _, samples = play_day(planned.plan)
+    return PlayedDay(eng, planned.plan.population.columns(), planned, samples)
+
+
+def __getattr__(name: str) -> Any:
+    # ``simulate`` composes this module with the metrics, so it lives in opdsim.day (sim does not import
+    # metrics); these names stay importable from here for existing callers
+    if name in ("SimResult", "simulate", "simulate_summary"):
+        import opdsim.day
+
+        return getattr(opdsim.day, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -72,7 +72,7 @@ def test_bad_sweep_input_is_one_line_and_exit_2(tmp_path: Path, content: str | N
 
 
 def test_bad_scenario_value_names_file_and_field(tmp_path: Path) -> None:
-    text = STANDARD.read_text().replace("rate_per_hour = [28, 24, 14, 6]", "rate_per_hour = [28, 24, 14, -2]")
+    text = STANDARD.read_text().replace("rate_per_hour = [90, 10, 0, 0]", "rate_per_hour = [90, 10, 0, -2]")
     bad = write(tmp_path / "day.toml", text)
     assert_one_line_error(opdsim("run", str(bad)), "day.toml", "demand.walk_in.rate_per_hour[3]", "-2")
 

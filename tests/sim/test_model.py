@@ -8,6 +8,7 @@ import pytest
 
 from opdsim.engine import Category, Engine, Policy
 from opdsim.engine.events import SlotOpened, Upgraded
+from opdsim.engine.records import fold
 from opdsim.scenarios import open_access
 from opdsim.sim.scenario import Scenario
 from opdsim.sim.simulate import SimResult, simulate
@@ -109,18 +110,24 @@ def test_the_trace_is_the_engines_log_and_replays(day: SimResult) -> None:
 
 
 def test_engine_is_ticked_exactly_when_due(standard_day: Scenario) -> None:
-    # wait aging: upgrades happen at the exact threshold crossings, so every Upgraded event's time is a
-    # callable start plus a whole number of thresholds, never a polling instant
-    scenario = standard_day.replace(**{"policy.aging": "wait", "policy.aging_threshold": 25})
+    # wait aging: upgrades happen at the exact threshold crossings, so every Upgraded event's time is when the
+    # token's callable time (summed over its callable intervals, displaced ones included) reached 25 minutes,
+    # never a polling instant
+    busy = {"demand.emergency.rate_per_hour": 8, "policy.overflow_cap": 0, "doctors.slot_capacity": 20}
+    scenario = standard_day.replace(**{"policy.aging": "wait", "policy.aging_threshold": 25, **busy})
     result = simulate(scenario, seed=1)
     upgrades = [e for e in result.events if isinstance(e, Upgraded)]
     assert upgrades, "a loaded day with a 25-minute threshold upgrades somebody"
-    pats = result.patients.set_index("token")
+    records = fold(result.events).tokens
     for e in upgrades:
-        row = pats.loc[e.token] if e.token in pats.index else None
-        if row is None or row["displaced"]:
-            continue
-        assert e.now == pytest.approx(row["callable_at"] + 25.0, abs=1e-9)
+        done, crossing = 0.0, None
+        for start, end in records[e.token].callable:
+            if done + (end - start) >= 25.0 - 1e-9:
+                crossing = start + 25.0 - done
+                break
+            done += end - start
+        assert crossing is not None and e.now == pytest.approx(crossing, abs=1e-9)
+    assert any(len(records[e.token].callable) > 1 for e in upgrades), "some upgraded token was displaced"
 
 
 def test_summary_alone_equals_the_summary_frame(standard_day: Scenario) -> None:

@@ -10,7 +10,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
@@ -22,6 +22,10 @@ from opdsim.sim.fields import text
 from opdsim.sim.scenario.policy_io import consultation_mapping, policy_from_dict, policy_to_dict
 from opdsim.sim.scenario.sections import Clinic, Demand, Doctors
 from opdsim.sim.scenario.tables import Table, distribution, set_field
+
+if TYPE_CHECKING:
+    from opdsim.sim.simulate import PlannedDay
+    from opdsim.sim.streams import Streams
 
 __all__ = ["Scenario"]
 
@@ -210,6 +214,17 @@ class Scenario:
             _assign(data, path, value.to_dict() if isinstance(value, Distribution) else value, source)
         new = Scenario.from_dict(data, source=source)
         return dataclasses.replace(new, source=self.source)
+
+    @property
+    def starvation_limit(self) -> float:
+        """Waits longer than this are starved [min] (``clinic.starvation_limit``)."""
+        return self.clinic.starvation_limit
+
+    def plan_day(self, streams: Streams) -> PlannedDay:
+        """One replication's plan for the day runner (the :class:`~opdsim.sim.simulate.DaySpec` protocol)."""
+        from opdsim.sim.simulate import plan_scenario
+
+        return plan_scenario(self, streams)
 
     def engine_policy(self) -> Policy:
         """The engine's :class:`~opdsim.engine.policy.Policy` for this scenario."""

@@ -1,0 +1,103 @@
+"""``simulate``: one replication of a day through the engine, as frames.
+
+The composition of the two halves that must not know each other: :mod:`opdsim.sim.simulate` plays the day
+(and knows every patient's planned arrival and drawn consultation), :mod:`opdsim.engine.records` folds the
+engine's log into lifecycle records, and :mod:`opdsim.metrics` joins the two into frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from opdsim.engine import Event
+from opdsim.engine.records import DayRecords, fold
+from opdsim.frames import as_frame
+from opdsim.metrics import callable_intervals, patient_columns, summary_row, timeline_frame
+from opdsim.sim.simulate import DaySpec, PlayedDay, play
+
+__all__ = ["SimResult", "day_metrics", "simulate", "simulate_summary"]
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Frames of one run (columns documented in :mod:`opdsim.metrics`) and the engine's event log.
+
+    Every frame carries ``scenario``, ``seed`` and ``replication`` columns.
+    """
+
+    patients: pd.DataFrame
+    summary: pd.DataFrame
+    timeline: pd.DataFrame
+    events: tuple[Event, ...]
+
+
+class DayMetrics(NamedTuple):
+    """The metrics of one played day: patient columns, the summary row and the records they came from."""
+
+    columns: dict[str, np.ndarray]
+    row: dict[str, float]
+    records: DayRecords
+
+
+def day_metrics(
+    events: tuple[Event, ...], population: dict[str, np.ndarray], played: PlayedDay, starvation_limit: float
+) -> DayMetrics:
+    """The metrics of a day's event log joined with the simulation's patient inputs (``played.population``);
+    ``played.planned`` gives the session window and the warm-up."""
+    records = fold(events)
+    columns = patient_columns(records, population, starvation_limit)
+    warmup = played.planned.warmup
+    if warmup is not None:
+        keep = columns["arrival"] >= warmup
+        columns = {k: np.asarray(v)[keep] for k, v in columns.items()}
+    return DayMetrics(columns, summary_row(columns, records, played.planned.session), records)
+
+
+def simulate(spec: DaySpec, seed: int = 0, replication: int = 0) -> SimResult:
+    """Simulate one day (or one open-access run) through the production engine.
+
+    Parameters
+    ----------
+    spec : DaySpec
+        What to run: a :class:`~opdsim.sim.scenario.Scenario` or an :class:`~opdsim.sim.open_access.OpenAccess`.
+    seed : int
+        Experiment seed; with ``replication`` it fixes every random stream.
+    replication : int
+        Replication number.
+
+    Returns
+    -------
+    SimResult
+        ``patients``, ``summary`` and ``timeline`` frames and the engine's event log. The same arguments give
+        bit-identical frames; changing only the policy leaves every patient's arrival, category and drawn
+        consultation unchanged (common random numbers).
+    """
+    played = play(spec, seed, replication, observe=True)
+    events = played.engine.events
+    day = day_metrics(events, played.population, played, spec.starvation_limit)
+    patients = as_frame(day.columns)
+    t0, step = played.planned.timeline
+    tokens = [t for t in day.columns["token"].tolist() if t is not None]
+    timeline = timeline_frame(patients, callable_intervals(day.records, tokens), t0, played.planned.close, step)
+    # the engine's own readings at each interval's start (observer hook), beside the record-based averages
+    samples = played.samples
+    timeline["queue_observed"] = samples[: len(timeline), 1].astype(int)
+    timeline["busy_observed"] = samples[: len(timeline), 2].astype(int)
+    summary = pd.DataFrame([day.row])
+    for frame in (patients, summary, timeline):
+        frame.insert(0, "replication", replication)
+        frame.insert(0, "seed", seed)
+        frame.insert(0, "scenario", spec.name)
+    return SimResult(patients, summary, timeline, events)
+
+
+def simulate_summary(spec: DaySpec, seed: int = 0, replication: int = 0) -> dict[str, Any]:
+    """The ``summary`` row of :func:`simulate` alone, as a plain dict, without building the other frames (what
+    a sweep needs from each replication). Equal, value for value, to ``simulate(...).summary.iloc[0]``."""
+    played = play(spec, seed, replication, observe=False)
+    day = day_metrics(played.engine.events, played.population, played, spec.starvation_limit)
+    return {"scenario": spec.name, "seed": seed, "replication": replication, **day.row}

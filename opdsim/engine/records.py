@@ -1,0 +1,430 @@
+"""Lifecycle records: any engine event log folded into one record per token and one per slot.
+
+The fold reads events only (the simulation's ``engine.events``, a replayed log, or the booking service's), never
+an engine, and follows the engine's own rules (DESIGN section 1) for when a token is *callable*: checked in,
+seated, its slot opened (emergencies at once). Each callable interval starts at the latest of check-in, seat
+time and slot start (the slot's start after every delay) and ends at the call, a displacement, a cancellation,
+leaving, a no-show or the close of day; an upgrade does not interrupt it. The intervals are what the engine's
+wait-aging clock sums, so :attr:`TokenRecord.callable_time` is the token's wait as the policy sees it.
+
+Bypasses are counted as the engine counts them: when a doctor calls a token of effective rank ``r`` and queue
+number ``q``, every token callable at that doctor with a worse effective rank (``> r``) and an earlier queue
+number (``< q``) was overtaken once.
+
+Standard library only, like the rest of the engine. Times are clinic minutes since opening [min].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from opdsim.engine.errors import InvalidRequest
+from opdsim.engine.events import (
+    Booked,
+    Called,
+    Cancelled,
+    CapBreached,
+    CheckedIn,
+    Completed,
+    DayClosed,
+    Displaced,
+    DoctorAdded,
+    EngineStarted,
+    Event,
+    Left,
+    NoShow,
+    Promoted,
+    Rejected,
+    SlotOpened,
+    SlotsShifted,
+    Upgraded,
+    Waitlisted,
+)
+from opdsim.engine.policy import Policy
+from opdsim.engine.types import TERMINAL_STATES, Category, TokenState
+
+__all__ = ["DayRecords", "SlotRecord", "TokenRecord", "fold"]
+
+_EMERGENCY = Category.EMERGENCY
+
+
+@dataclass(slots=True)
+class TokenRecord:
+    """The life of one token, from its issue to its end.
+
+    Attributes
+    ----------
+    token, patient, doctor : str
+        Ids.
+    category : Category
+        The category booked (never changed by aging).
+    issue : int
+        Order of issue in the log, from 0.
+    issued_at : float
+        Time of the ``Booked`` or ``Waitlisted`` event [min].
+    requested_slot : int
+        The slot the booking asked for (or was given first).
+    seats : list of (float, int)
+        Every seat taken, as (time [min], slot index): at booking, on promotion from the waitlist, on being
+        displaced into a later slot.
+    waitlisted : list of float
+        Every time the token joined the waitlist: at issue, or displaced with no later seat free [min].
+    checked_in_at : float or None
+        Arrival at the desk [min] (for emergencies and walk-ins, the issue).
+    queue_seq : int or None
+        Queue number given at check-in.
+    callable : list of (float, float)
+        Every interval [start, end) during which the token was callable [min].
+    displacements : list of (float, int, int or None)
+        (time [min], slot left, slot moved to or None for the head of the waitlist).
+    bypasses : int
+        Tokens with a later queue number called before this one while it was callable, with a better rank.
+    upgrades : list of (float, int)
+        (time [min], new effective rank) of every aging upgrade.
+    called_at, ended_at : float or None
+        The call, and the completion, cancellation, no-show, leaving or close of day [min].
+    state : TokenState
+        The state reached (terminal after ``DayClosed``).
+    end_reason : str or None
+        For cancellations, the event's reason ("cancel" or "superseded").
+    slot : int or None
+        The slot held last (kept after the seat was freed); None if never seated.
+    rank : int
+        The effective rank reached.
+    """
+
+    token: str
+    patient: str
+    category: Category
+    doctor: str
+    issue: int
+    issued_at: float
+    requested_slot: int
+    rank: int
+    seats: list[tuple[float, int]] = field(default_factory=list)
+    waitlisted: list[float] = field(default_factory=list)
+    checked_in_at: float | None = None
+    queue_seq: int | None = None
+    callable: list[tuple[float, float]] = field(default_factory=list)
+    displacements: list[tuple[float, int, int | None]] = field(default_factory=list)
+    bypasses: int = 0
+    upgrades: list[tuple[float, int]] = field(default_factory=list)
+    called_at: float | None = None
+    ended_at: float | None = None
+    state: TokenState = TokenState.BOOKED
+    end_reason: str | None = None
+    slot: int | None = None
+    callable_since: float | None = None  # start of the open callable interval, None when not callable
+    seated: bool = False  # holds a seat now
+
+    @property
+    def callable_time(self) -> float:
+        """Minutes callable in all, summed over every interval (the open one counts to its start) [min]."""
+        return sum(end - start for start, end in self.callable)
+
+    @property
+    def first_callable(self) -> float | None:
+        """When the token could first be called [min], or None if it never could."""
+        if self.callable:
+            return self.callable[0][0]
+        return self.callable_since
+
+    @property
+    def seated_at(self) -> float | None:
+        """When the token took its first seat [min], or None."""
+        return self.seats[0][0] if self.seats else None
+
+
+@dataclass(slots=True)
+class SlotRecord:
+    """One slot of one doctor: times after every delay, capacity, and what emergencies did to it.
+
+    Attributes
+    ----------
+    index : int
+        Slot index at its doctor.
+    start, end : float
+        Start and end after every ``SlotsShifted`` [min].
+    capacity : int
+        Seats booked into the slot at most (emergencies aside).
+    seated : int
+        Seats held now (non-emergency and emergency tokens booked, checked in, called or completed).
+    peak : int
+        The most seats held at once, after any displacement the seating caused.
+    breaches : int
+        ``CapBreached`` events for this slot.
+    opened : bool
+        Whether the slot has opened.
+    """
+
+    index: int
+    start: float
+    end: float
+    capacity: int
+    seated: int = 0
+    peak: int = 0
+    breaches: int = 0
+    opened: bool = False
+
+    @property
+    def overflow(self) -> int:
+        """Seats held beyond capacity at the peak (only emergencies can push a slot past it)."""
+        return max(0, self.peak - self.capacity)
+
+
+@dataclass(slots=True)
+class DayRecords:
+    """What a log says about a day: token records in issue order, slots per doctor, refused requests.
+
+    Attributes
+    ----------
+    policy : Policy or None
+        From ``EngineStarted`` (None for a log fragment without it).
+    tokens : dict of str to TokenRecord
+        By token id, in issue order.
+    slots : dict of str to list of SlotRecord
+        By doctor id, in the order the doctors were added.
+    rejected : list of Rejected
+        The audit records of refused bookings.
+    closed_at : float or None
+        Time of ``DayClosed`` [min].
+    """
+
+    policy: Policy | None = None
+    tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    slots: dict[str, list[SlotRecord]] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+    closed_at: float | None = None
+
+    def by_patient(self) -> dict[str, TokenRecord]:
+        """Each patient's last token (a late patient booked again after a no-show holds two)."""
+        return {rec.patient: rec for rec in self.tokens.values()}
+
+    def rebooked(self) -> set[str]:
+        """Patients who asked again after one of their tokens became a no-show: booked again at that doctor, or
+        refused when they asked."""
+        noshow: dict[str, float] = {}  # patient -> time of their first no-show
+        out: set[str] = set()
+        for rec in self.tokens.values():
+            if rec.patient in noshow and rec.issued_at >= noshow[rec.patient]:
+                out.add(rec.patient)
+            if rec.state is TokenState.NO_SHOW and rec.ended_at is not None:
+                noshow.setdefault(rec.patient, rec.ended_at)
+        out.update(r.patient for r in self.rejected if r.patient in noshow and r.now >= noshow[r.patient])
+        return out
+
+
+class _Fold:
+    """Applies events to a :class:`DayRecords`, keeping the little state the engine's callable rule needs."""
+
+    def __init__(self) -> None:
+        self.day = DayRecords()
+        self.pending: dict[tuple[str, int], list[TokenRecord]] = {}  # checked in, seated, slot not yet open
+        self.queue: dict[str, dict[str, TokenRecord]] = {}  # callable tokens per doctor
+        # a slot just given a seat: its peak is taken at the next event that changes seats unless it displaces
+        # one of its tokens (an emergency seated past the overflow cap is checked in, then pushes a token out)
+        self.unsettled: SlotRecord | None = None
+
+    # -- helpers
+
+    def _slot(self, rec: TokenRecord, index: int) -> SlotRecord:
+        return self.day.slots[rec.doctor][index]
+
+    def _open(self, rec: TokenRecord, since: float) -> None:
+        rec.callable_since = since
+        self.queue[rec.doctor][rec.token] = rec
+
+    def _close(self, rec: TokenRecord, now: float) -> None:
+        if rec.callable_since is not None:
+            rec.callable.append((rec.callable_since, now))
+            rec.callable_since = None
+            del self.queue[rec.doctor][rec.token]
+
+    def _seat(self, rec: TokenRecord, index: int, now: float) -> None:
+        s = self._slot(rec, index)
+        rec.slot = index
+        rec.seated = True
+        rec.seats.append((now, index))
+        s.seated += 1
+        self.settle()
+        self.unsettled = s
+        if rec.category is _EMERGENCY:
+            return  # callable once checked in, whatever the slot
+        if rec.checked_in_at is None:
+            rec.state = TokenState.BOOKED
+            return
+        rec.state = TokenState.CHECKED_IN
+        if s.opened:
+            self._open(rec, now)
+        else:
+            self.pending.setdefault((rec.doctor, index), []).append(rec)
+
+    def settle(self) -> None:
+        """Take the peak of the slot last given a seat."""
+        s = self.unsettled
+        if s is not None:
+            self.unsettled = None
+            if s.seated > s.peak:
+                s.peak = s.seated
+
+    def _unseat(self, rec: TokenRecord, now: float) -> None:
+        self._close(rec, now)
+        if rec.seated and rec.slot is not None:
+            self._slot(rec, rec.slot).seated -= 1
+            rec.seated = False
+
+    def _end(self, rec: TokenRecord, state: TokenState, now: float) -> None:
+        self._unseat(rec, now)
+        rec.state = state
+        rec.ended_at = now
+
+    def _new(self, ev: Booked | Waitlisted, rank: int) -> TokenRecord:
+        rec = TokenRecord(
+            ev.token,
+            ev.patient,
+            ev.category,
+            ev.doctor,
+            len(self.day.tokens),
+            ev.now,
+            ev.requested_slot,
+            rank,
+        )
+        self.day.tokens[ev.token] = rec
+        return rec
+
+    def _rank(self, category: Category) -> int:
+        policy = self.day.policy
+        return policy.ranks[category] if policy is not None else int(category)
+
+    # -- events
+
+    def apply(self, ev: Event) -> None:
+        day = self.day
+        if self.unsettled is not None and not isinstance(ev, Displaced | CheckedIn):
+            self.settle()
+        if isinstance(ev, EngineStarted):
+            day.policy = ev.policy
+        elif isinstance(ev, DoctorAdded):
+            day.slots[ev.doctor] = [SlotRecord(i, float(s), float(e), int(c)) for i, (s, e, c) in enumerate(ev.slots)]
+            self.queue[ev.doctor] = {}
+        elif isinstance(ev, Booked):
+            rec = self._new(ev, self._rank(ev.category))
+            self._seat(rec, ev.slot, ev.now)
+        elif isinstance(ev, Waitlisted):
+            rec = self._new(ev, self._rank(ev.category))
+            rec.state = TokenState.WAITLISTED
+            rec.waitlisted.append(ev.now)
+        elif isinstance(ev, Promoted):
+            self._seat(day.tokens[ev.token], ev.slot, ev.now)
+        elif isinstance(ev, Displaced):
+            rec = day.tokens[ev.token]
+            self._unseat(rec, ev.now)
+            rec.displacements.append((ev.now, ev.from_slot, ev.to_slot))
+            if ev.to_slot is not None:
+                self._seat(rec, ev.to_slot, ev.now)
+            else:
+                rec.state = TokenState.WAITLISTED
+                rec.waitlisted.append(ev.now)
+        elif isinstance(ev, CapBreached):
+            day.slots[ev.doctor][ev.slot].breaches += 1
+        elif isinstance(ev, Upgraded):
+            rec = day.tokens[ev.token]
+            rec.rank = ev.rank
+            rec.upgrades.append((ev.now, ev.rank))
+        elif isinstance(ev, CheckedIn):
+            self._check_in(ev)
+        elif isinstance(ev, SlotOpened):
+            self._slot_opened(ev)
+        elif isinstance(ev, Called):
+            self._called(ev)
+        elif isinstance(ev, Completed):
+            rec = day.tokens[ev.token]
+            rec.state = TokenState.COMPLETED
+            rec.ended_at = ev.now
+        elif isinstance(ev, Cancelled):
+            rec = day.tokens[ev.token]
+            self._end(rec, TokenState.CANCELLED, ev.now)
+            rec.end_reason = ev.reason
+        elif isinstance(ev, NoShow):
+            self._end(day.tokens[ev.token], TokenState.NO_SHOW, ev.now)
+        elif isinstance(ev, Left):
+            self._end(day.tokens[ev.token], TokenState.LEFT, ev.now)
+        elif isinstance(ev, SlotsShifted):
+            for s in day.slots[ev.doctor]:
+                if s.start > ev.now:
+                    s.start += ev.minutes
+                    s.end += ev.minutes
+                elif s.end > ev.now:
+                    s.end += ev.minutes
+        elif isinstance(ev, DayClosed):
+            self._day_closed(ev.now)
+        elif isinstance(ev, Rejected):
+            day.rejected.append(ev)
+        else:  # a new event kind must be taught to the fold
+            raise InvalidRequest(f"records: unknown event {ev!r}")
+
+    def _check_in(self, ev: CheckedIn) -> None:
+        rec = self.day.tokens[ev.token]
+        rec.checked_in_at = ev.now
+        rec.queue_seq = ev.queue_seq
+        if rec.state is TokenState.WAITLISTED:
+            return  # present, but callable only once seated
+        rec.state = TokenState.CHECKED_IN
+        assert rec.slot is not None
+        if rec.category is _EMERGENCY or self._slot(rec, rec.slot).opened:
+            self._open(rec, ev.now)
+        else:
+            self.pending.setdefault((rec.doctor, rec.slot), []).append(rec)
+
+    def _slot_opened(self, ev: SlotOpened) -> None:
+        s = self.day.slots[ev.doctor][ev.slot]
+        s.opened = True
+        for rec in self.pending.pop((ev.doctor, ev.slot), []):
+            if rec.slot == ev.slot and rec.state is TokenState.CHECKED_IN and rec.callable_since is None:
+                # the engine's "latest of check-in, seat time and slot start" is the slot start here: every
+                # engine call opens the slots started by its ``now`` before changing anything, so a token waiting
+                # for a slot to open was seated and checked in before the slot's start
+                self._open(rec, s.start)
+
+    def _called(self, ev: Called) -> None:
+        rec = self.day.tokens[ev.token]
+        self._close(rec, ev.now)
+        rec.state = TokenState.CALLED
+        rec.called_at = ev.now
+        seq = rec.queue_seq
+        assert seq is not None  # only checked-in tokens are callable
+        for other in self.queue[ev.doctor].values():  # all callable, so all checked in with a queue number
+            if other.rank > rec.rank and other.queue_seq < seq:  # type: ignore[operator]
+                other.bypasses += 1
+
+    def _day_closed(self, now: float) -> None:
+        self.day.closed_at = now
+        for rec in self.day.tokens.values():
+            if rec.state is TokenState.CALLED:
+                rec.state = TokenState.COMPLETED
+                rec.ended_at = now
+            elif rec.state not in TERMINAL_STATES:
+                self._end(rec, TokenState.UNSERVED, now)
+
+
+def fold(events: Iterable[Event]) -> DayRecords:
+    """Fold an engine event log into lifecycle records.
+
+    Parameters
+    ----------
+    events : iterable of Event
+        A log in the order the engine wrote it (``engine.events``), normally from ``EngineStarted``; a log
+        without it ranks categories by their default ranks.
+
+    Returns
+    -------
+    DayRecords
+        One :class:`TokenRecord` per token issued, the slots per doctor, the refused requests. For a day not yet
+        closed, a token callable now has ``callable_since`` set and its open interval is not in ``callable``.
+    """
+    f = _Fold()
+    for ev in events:
+        f.apply(ev)
+    f.settle()
+    return f.day
