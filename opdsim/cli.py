@@ -444,6 +444,9 @@ def live(
             f"(it only shows a day); run again: opdsim live {scenario} --speed 0 to see the whole day at once"
         )
     )
+    pace = "as fast as possible" if speed == 0 else f"at {speed:g} clinic minutes per second"
+    start = "with the bookings before opening" if bookings else "from opening"
+    _say(f"live: playing one day of {spec.name} {start}, {pace}")
     run_live(spec, speed=speed, seed=seed, console=console, bookings=bookings, shown=shown)
 
 
@@ -520,6 +523,44 @@ def demo(
     reps = results.manifest.get("replications")
     console.print(_table(_headline(results), f"{spec.name}: mean ± 95% half-width over {reps} replications per point"))
     console.print(f"results in {out}/ (summary.parquet, table.csv, manifest.json)")
+
+
+@app.command()
+def new(
+    path: Annotated[Path, typer.Argument(help="Scenario file to write, e.g. my_day.toml.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+) -> None:
+    """Write a fully commented scenario (the standard day) to PATH, to start from."""
+    from opdsim.sim.errors import ScenarioError
+
+    if path.exists() and not path.is_file():
+        raise ScenarioError("", "is a folder, not a scenario file; choose a file name", source=str(path))
+    if path.exists() and not force:
+        raise ScenarioError("", "already exists; pass --force to overwrite it", source=str(path))
+    if not path.parent.is_dir():
+        raise ScenarioError("", f"its folder {path.parent}/ does not exist", source=str(path))
+    text = (EXPERIMENTS / "standard_day.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    console.print(f"wrote {path}: the standard day, every field commented; try: opdsim run {path}")
+
+
+@app.command()
+def metrics(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the glossary as Markdown instead.")] = False,
+) -> None:
+    """List the summary metrics: name, unit, direction (lower or higher is better) and definition."""
+    from opdsim.registry import REGISTRY, glossary_markdown
+
+    if markdown:
+        console.print(glossary_markdown(), markup=False, highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"{len(REGISTRY)} summary metrics", title_justify="left")
+    for name in ("name", "unit", "better", "definition"):
+        table.add_column(name, overflow="fold")
+    for m in REGISTRY.values():
+        better = {"lower": "lower", "higher": "higher"}.get(m.direction, "-")
+        table.add_row(escape(m.name), escape(m.unit), better, escape(m.definition))
+    console.print(table)
 
 
 def _queue_line(eng: Engine, doctor: str) -> str:
