@@ -160,16 +160,22 @@ def _header(name: str) -> str:
     known = REGISTRY.get(name)
     if known is not None:
         return known.label_with_unit
-    return name.replace("_", " ").replace(".", " ")
+    return name.replace("_", " ")
 
 
-def _table(frame: Any, title: str, highlight: Callable[[dict[str, Any]], str | None] | None = None) -> Table:
+def _table(
+    frame: Any,
+    title: str,
+    highlight: Callable[[dict[str, Any]], str | None] | None = None,
+    headers_as_given: bool = False,
+) -> Table:
     """A table that fits the terminal (80 columns included): headers and cells wrap at spaces, and a long word
     is folded onto the next line rather than cut."""
     table = Table(title=title, show_lines=False, title_justify="left")
     for col in frame.columns:
         justify: Any = "left" if frame[col].dtype == object else "right"
-        table.add_column(escape(_header(str(col))), justify=justify, overflow="fold")
+        head = str(col) if headers_as_given else _header(str(col))
+        table.add_column(escape(head), justify=justify, overflow="fold")
     for row in frame.to_dict("records"):
         style = highlight(row) if highlight else None
         table.add_row(*(escape(_fmt(v)) for v in row.values()), style=style)
@@ -184,14 +190,24 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+# words shortened in table headers (a legend under the table spells them out), so that a table fits 80 columns
+_SHORT = {"emergency": "emerg.", "threshold": "thresh.", "priority": "prio.", "upgraded": "upgr."}
+
+
+def _short(text: str) -> str:
+    return " ".join(_SHORT.get(word, word) for word in text.split())
+
+
 def _grid_label(path: str) -> str:
-    """``demand.emergency.rate_per_hour`` -> ``emergency rate per hour``: short, and it wraps."""
+    """``demand.emergency.rate_per_hour`` -> ``emerg. rate per hour``: short, and it wraps at spaces."""
     parts = path.split(".")
-    return " ".join(parts[-2:] if len(parts) > 2 else parts[-1:]).replace("_", " ")
+    return _short(" ".join(parts[-2:] if len(parts) > 2 else parts[-1:]).replace("_", " "))
 
 
 def _headline(results: Any) -> Any:
-    """Mean ±half-width of the headline metrics, one row per grid point; headers carry units."""
+    """Mean ±half-width of the headline metrics, one row per grid point; headers carry units (see _legend)."""
+    from opdsim.registry import REGISTRY
+
     table = results.table(HEADLINE)
     if not len(table):
         return table
@@ -199,11 +215,35 @@ def _headline(results: Any) -> Any:
     if results.grid:
         wide = table.pivot_table(index=results.grid, columns="metric", values="value", aggfunc="first", sort=False)
         wide = wide.reset_index()[[*results.grid, *[m for m in HEADLINE if m in wide.columns]]]
-        return wide.rename(columns={p: _grid_label(p) for p in results.grid})
-    from opdsim.registry import REGISTRY
-
+        heads = {m: _short(REGISTRY[m].label) + (" [min]" if REGISTRY[m].unit == "min" else "") for m in HEADLINE}
+        return wide.rename(columns={**heads, **{p: _grid_label(p) for p in results.grid}})
     table["metric"] = [REGISTRY[m].label_with_unit if m in REGISTRY else m for m in table["metric"]]
     return table[["metric", "value"]]
+
+
+def _legend(results: Any) -> str:
+    """What the short headers of :func:`_headline` stand for, and the units not in the headers."""
+    from opdsim.registry import REGISTRY
+
+    if not results.grid:
+        return ""
+    labels = [REGISTRY[m].label for m in HEADLINE] + [_grid_label(p) for p in results.grid]
+    words = {word for label in labels for word in label.split()}
+    parts = [f"{short} = {full}" for full, short in _SHORT.items() if full in words or short in words]
+    by_unit: dict[str, list[str]] = {}
+    for m in HEADLINE:
+        if REGISTRY[m].unit != "min":
+            by_unit.setdefault(REGISTRY[m].unit, []).append(_short(REGISTRY[m].label))
+    units = "; ".join(f"{', '.join(names)} in [{unit}]" for unit, names in by_unit.items())
+    grid = ", ".join(f"{_grid_label(p)} = {p}" for p in results.grid)
+    return f"{', '.join(parts)}; {units}; grid: {grid}"
+
+
+def _print_headline(results: Any, title: str) -> None:
+    console.print(_table(_headline(results), title, headers_as_given=True))
+    legend = _legend(results)
+    if legend:
+        console.print(legend, markup=False, highlight=False)
 
 
 def _check_load(spec: Any, force: bool) -> None:
@@ -339,7 +379,7 @@ def run(
     command = _command_line("opdsim run", scenario, f"--replications {replications}", f"--seed {seed}")
     command = _command_line(command, f"--out {out}" if out is not None else None)
     results = _study(spec, out, workers, None, resume, keep_patients, command)
-    console.print(_table(_headline(results), f"{spec.name}: mean ± 95% half-width over {replications} replications"))
+    _print_headline(results, f"{spec.name}: mean ± 95% half-width over {replications} replications")
     if out is not None:
         console.print(f"results written to {out}/")
 
@@ -373,7 +413,7 @@ def sweep(
         command += f" --scheduler {scheduler}"
     results = _study(spec, out, workers, scheduler, resume, keep_patients, command)
     reps = results.manifest.get("replications")
-    console.print(_table(_headline(results), f"{spec.name}: mean ± 95% half-width over {reps} replications per point"))
+    _print_headline(results, f"{spec.name}: mean ± 95% half-width over {reps} replications per point")
     console.print(f"results in {out}/ (summary.parquet, table.csv, manifest.json)")
 
 
@@ -479,12 +519,11 @@ def validate(
         )
     )
     failed: list[str] = []
-    for k, (title, frame) in enumerate(report(replications, horizon, warmup, announce=_announce_step), start=1):
+    for title, frame in report(replications, horizon, warmup, announce=_announce_step):
         console.print(_table(frame, title))
         printed.append(title)
         if "ok" in frame.columns:
             failed.extend(f"{title}: {row}" for row in frame.loc[~frame["ok"].astype(bool), frame.columns[0]])
-        _say(f"validate: {k}/{TABLES} tables printed")
     if failed:
         _say(f"validate: {len(failed)} check(s) outside their tolerance:")
         for line in failed:
@@ -521,7 +560,7 @@ def demo(
         remove_output(out)
     results = _study(spec, out, workers, None, True, False, "opdsim demo")
     reps = results.manifest.get("replications")
-    console.print(_table(_headline(results), f"{spec.name}: mean ± 95% half-width over {reps} replications per point"))
+    _print_headline(results, f"{spec.name}: mean ± 95% half-width over {reps} replications per point")
     console.print(f"results in {out}/ (summary.parquet, table.csv, manifest.json)")
 
 

@@ -24,14 +24,15 @@ def compare_results(a: Results, b: Results, metrics: Sequence[str] | None = None
     Pairs are (grid point, replication); both studies must share the grid paths and the seed, so that
     replication r of each saw the same patients (common random numbers).
     """
+    names = f"{a.folder or 'A'} and {b.folder or 'B'}"
     if a.grid != b.grid:
-        raise SweepError("grid", f"the studies sweep different paths ({a.grid} and {b.grid}); nothing to pair")
-    seeds_a = set(a.summary["seed"].unique())
-    seeds_b = set(b.summary["seed"].unique())
+        raise SweepError("grid", f"{names} sweep different paths ({a.grid} and {b.grid}); nothing to pair")
+    seeds_a = sorted(int(s) for s in a.summary["seed"].unique())  # plain ints in the message, not np.int64
+    seeds_b = sorted(int(s) for s in b.summary["seed"].unique())
     if seeds_a != seeds_b:
         raise SweepError(
             "seed",
-            f"the studies use different seeds ({sorted(seeds_a)} and {sorted(seeds_b)}); "
+            f"{names} use different seeds ({', '.join(map(str, seeds_a))} and {', '.join(map(str, seeds_b))}); "
             "a paired comparison needs common random numbers",
         )
     return paired_table(a.summary, b.summary, a.grid, metrics)
