@@ -255,13 +255,17 @@ class Backend:
         limit = 2 * self.workers  # a bounded number of chunks in flight: an interrupt leaves little to cancel
         while todo or retry or pending:
             pool = self._fresh_pool()
-            if todo:
-                while todo and len(pending) < limit:
-                    chunk = todo.popleft()
-                    pending[pool.submit(execute_chunk, config, key, chunk, keep)] = chunk
-            elif retry and not pending:
-                task = retry.popleft()
-                pending[pool.submit(execute_chunk, config, key, [task], keep)] = [task]
+            broken = False
+            try:
+                if todo:
+                    while todo and len(pending) < limit:
+                        pending[pool.submit(execute_chunk, config, key, todo[0], keep)] = todo[0]
+                        todo.popleft()
+                elif retry and not pending:
+                    pending[pool.submit(execute_chunk, config, key, [retry[0]], keep)] = [retry[0]]
+                    retry.popleft()
+            except BrokenProcessPool:  # the pool broke since the last wait: what was in flight tells
+                broken = True
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             lost: list[tuple[list[Task], bool]] = []
             for fut in done:
@@ -272,7 +276,7 @@ class Backend:
                     lost.append((chunk, len(chunk) == 1 and not pending and not todo))
                     continue
                 yield from outcomes
-            if lost:
+            if lost or broken:
                 # the other chunks in flight died with the pool: collect them, then start a fresh pool
                 for fut, chunk in pending.items():
                     try:

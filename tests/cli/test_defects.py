@@ -261,10 +261,10 @@ def test_13_live_starts_at_opening_fits_80x24_and_ends_with_a_summary(tmp_path: 
     quiet = Console(file=open(tmp_path / "out.txt", "w"), width=80, height=24)  # noqa: SIM115
     shown: list[float] = []
     eng = run_live(day, speed=0, console=quiet, shown=shown)
-    assert shown[0] >= 0  # the playback starts at opening
+    assert min(shown) >= 0  # the playback starts at opening
     with_bookings: list[float] = []
     run_live(day, speed=0, console=quiet, bookings=True, shown=with_bookings)
-    assert with_bookings[0] < 0  # the option shows the bookings made before opening
+    assert min(with_bookings) < 0  # the option shows the bookings made before opening
     screen = Console(width=80, height=24, record=True, file=open(tmp_path / "screen.txt", "w"))  # noqa: SIM115
     log: deque[str] = deque(f"0:{k:02d} T{k} (walk-in) moved up to paid priority after 5 bypasses" for k in range(30))
     screen.print(render(eng, 120.0, Counter(), Counter(), log, 80, 24))
@@ -281,7 +281,7 @@ def test_13_live_starts_at_opening_fits_80x24_and_ends_with_a_summary(tmp_path: 
 
 
 def test_15_a_worker_killed_mid_sweep_is_replaced_and_nothing_is_lost(tmp_path: Path) -> None:
-    path = _sweep(tmp_path, '"policy.aging_threshold" = [1, 3, 5, 8]', reps=200)
+    path = _sweep(tmp_path, '"policy.aging_threshold" = [1, 3, 5, 8]', reps=60)
     out = tmp_path / "out"
     running = Running("sweep", path, "--out", out, "--workers", 2)
     try:
