@@ -100,8 +100,8 @@ def _root(
 
 
 class _Bar:
-    """Progress of a study: a rich bar on a terminal; elsewhere (a log, a pipe) a plain line at the start and
-    at every tenth of the work, so that a log shows the work going on."""
+    """Progress of a study: a rich bar on a terminal; elsewhere (a log, a pipe) a plain line when the first
+    replication is done and at every tenth of the work, so that a log shows the work going on."""
 
     def __init__(self, label: str, bar: Progress | None) -> None:
         self.label = label
@@ -109,9 +109,7 @@ class _Bar:
         self.task = bar.add_task(label, total=None, rate=0.0, note="") if bar is not None else None
         self.start = time.perf_counter()
         self.note = ""
-        self._said = -1
-        if bar is None:
-            _say(f"{label}: started")
+        self._said = -1  # the tenth of the work said last; the first replication done is said at once
 
     def __call__(self, done: int, total: int) -> None:
         rate = done / max(1e-9, time.perf_counter() - self.start)
@@ -356,7 +354,7 @@ def _command_line(*parts: object) -> str:
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
-    replications: Annotated[int, typer.Option(min=2, help="Independent replications.")] = 10,
+    replications: Annotated[int, typer.Option(min=2, max=100_000, help="Independent replications.")] = 10,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random streams.")] = 0,
     out: Annotated[Path | None, typer.Option(help="Write the results folder here.")] = None,
     keep_patients: Annotated[bool, typer.Option("--keep-patients", help="Also keep the per-patient frame.")] = False,

@@ -72,6 +72,10 @@ def _candidate_scenario(path: Path) -> Scenario:
         raise SweepError("file", "no such file", source=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise SweepError("file", f"malformed TOML: {error}", source=str(path)) from None
+    except UnicodeDecodeError as error:
+        raise SweepError("file", f"is not UTF-8 text (byte {error.start})", source=str(path)) from None
+    except OSError as error:
+        raise SweepError("file", f"cannot be read ({error.strerror})", source=str(path)) from None
     if "grid" in data or isinstance(data.get("scenario"), str):
         return SweepSpec.from_toml(path).scenario
     return Scenario.from_toml(path)

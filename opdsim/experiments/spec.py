@@ -37,6 +37,7 @@ __all__ = ["SweepError", "SweepSpec", "value_label"]
 
 AUTO_MIN = 5  # replications run before "auto" first looks at the interval
 AUTO_MAX = 200  # "auto" never asks for more
+MAX_REPLICATIONS = 100_000  # more is a typo: a year of standard days on two cores
 
 
 class SweepError(ScenarioError):
@@ -106,12 +107,14 @@ class SweepSpec:
     def __post_init__(self) -> None:
         src = self.source
         reps = self.replications
-        if reps != "auto" and (isinstance(reps, bool) or not isinstance(reps, int) or reps < 2):
-            raise _err(src, "replications", f'{reps!r} must be a whole number >= 2 or "auto"')
+        if reps != "auto" and (
+            isinstance(reps, bool) or not isinstance(reps, int) or not 2 <= reps <= MAX_REPLICATIONS
+        ):
+            raise _err(src, "replications", f'{_inline(reps)} must be a whole number 2-{MAX_REPLICATIONS} or "auto"')
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise _err(src, "seed", f"{self.seed!r} must be a whole number >= 0")
+            raise _err(src, "seed", f"{_inline(self.seed)} must be a whole number >= 0")
         if not (isinstance(self.precision, int | float) and 0 < self.precision < 1):
-            raise _err(src, "precision", f"{self.precision!r} must be between 0 and 1")
+            raise _err(src, "precision", f"{_inline(self.precision)} must be between 0 and 1")
         grid: dict[str, tuple[Any, ...]] = {}
         for path, values in self.grid.items():
             if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
@@ -147,6 +150,8 @@ class SweepSpec:
             raise _err(src, "file", "no such file") from None
         except OSError as error:
             raise _err(src, "file", f"cannot be read ({error.strerror})") from None
+        except UnicodeDecodeError as error:
+            raise _err(src, "file", f"is not UTF-8 text (byte {error.start}): not a sweep file") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:

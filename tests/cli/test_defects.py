@@ -285,7 +285,7 @@ def test_15_a_worker_killed_mid_sweep_is_replaced_and_nothing_is_lost(tmp_path: 
     out = tmp_path / "out"
     running = Running("sweep", path, "--out", out, "--workers", 2)
     try:
-        running.wait_for("started")
+        running.wait_for(" replications, ")
         deadline = time.monotonic() + 60
         while len(children(running.proc.pid)) < 2:
             assert time.monotonic() < deadline, "the workers never started"
@@ -308,7 +308,7 @@ def test_16_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
     path = _sweep(tmp_path, '"policy.aging_threshold" = [1, 3, 5, 8]', reps=400)
     running = Running("sweep", path, "--out", tmp_path / "out", "--workers", 2)
     try:
-        running.wait_for("started")
+        running.wait_for(" replications, ")
         deadline = time.monotonic() + 60
         while len(children(running.proc.pid)) < 2:
             assert time.monotonic() < deadline, "the workers never started"

@@ -40,7 +40,7 @@ class Case:
 
     valid: Args
     work: Args | None = None
-    ready: str = "started"
+    ready: str = " replications, "
     kept: str = ""
 
 
