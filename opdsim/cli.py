@@ -291,9 +291,10 @@ def _kept_note(out: Path | None, total_points: int, command: str) -> Callable[[]
         done = len(list(parts.glob("point-*.summary.parquet"))) if parts.is_dir() else 0
         if (out / "manifest.json").exists() and not parts.is_dir():
             return f"the study had finished; its results are in {out}/"
+        again = command if command.endswith("demo") else f"{command} --resume"
         return (
             f"{done} of {total_points} grid point(s) had finished and are kept in {out}/; "
-            f"run again with --resume to complete it: {command} --resume"
+            f"to complete it, run: {again}"
         )
 
     return note
