@@ -293,8 +293,7 @@ def _kept_note(out: Path | None, total_points: int, command: str) -> Callable[[]
             return f"the study had finished; its results are in {out}/"
         again = command if command.endswith("demo") else f"{command} --resume"
         return (
-            f"{done} of {total_points} grid point(s) had finished and are kept in {out}/; "
-            f"to complete it, run: {again}"
+            f"{done} of {total_points} grid point(s) had finished and are kept in {out}/; to complete it, run: {again}"
         )
 
     return note
@@ -406,6 +405,10 @@ def sweep(
         check_scheduler(scheduler)  # a malformed address fails before the sweep file is even read
     spec = SweepSpec.from_toml(sweep_file)
     _check_load(spec, force)
+    if scheduler is not None and force:
+        from opdsim.experiments.runner import Backend
+
+        Backend(scheduler=scheduler).close()  # the cluster must answer before --force removes anything
     _prepare_out(spec, out, resume, force)
     command = _command_line("opdsim sweep", sweep_file, f"--out {out}")
     if scheduler is not None:

@@ -300,7 +300,7 @@ class Backend:
     # ---------------------------------------------------------------- Dask
 
     def _run_dask(self, config: Mapping[str, Any], key: str, tasks: Sequence[Task], keep: bool) -> Iterator[Outcome]:
-        size = chunk_size(len(tasks), max(1, len(self._client.nthreads())))
+        size = chunk_size(len(tasks), max(1, sum(self._client.nthreads().values())))
         chunks = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
         futures = self._client.map(
             execute_chunk, [config] * len(chunks), [key] * len(chunks), chunks, [keep] * len(chunks), pure=False

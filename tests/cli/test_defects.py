@@ -322,3 +322,12 @@ def test_16_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
         assert not any(alive(pid) for pid in workers), "workers still computing after their parent died"
     finally:
         running.kill()
+
+
+def test_6_force_removes_nothing_until_the_cluster_answers(tmp_path: Path) -> None:
+    path = _sweep(tmp_path, '"policy.aging_threshold" = [1, 2]')
+    out = tmp_path / "out"
+    assert opdsim("sweep", path, "--out", out, "--workers", 1).returncode == 0
+    proc = opdsim("sweep", path, "--out", out, "--scheduler", "tcp://127.0.0.1:1", "--force")
+    assert proc.returncode == 2 and "no Dask scheduler answered" in proc.stderr, proc.stderr
+    assert load_results(out).manifest["state"] == "complete"  # the old results are still there
