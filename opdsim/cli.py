@@ -106,15 +106,17 @@ class _Bar:
     def __init__(self, label: str, bar: Progress | None) -> None:
         self.label = label
         self.bar = bar
-        self.task = bar.add_task(label, total=None, rate=0.0, note="") if bar is not None else None
+        self.task = bar.add_task(label, total=None, rate=0.0) if bar is not None else None
         self.start = time.perf_counter()
         self.note = ""
+        self.finished = 0
         self._said = -1  # the tenth of the work said last; the first replication done is said at once
 
     def __call__(self, done: int, total: int) -> None:
-        rate = done / max(1e-9, time.perf_counter() - self.start)
+        self.finished += 1  # one call per replication, across the rounds of "auto" too (done restarts there)
+        rate = self.finished / max(1e-9, time.perf_counter() - self.start)
         if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, completed=done, total=total, rate=rate, note=self.note)
+            self.bar.update(self.task, completed=done, total=total, rate=rate)
             return
         tenth = (10 * done) // max(1, total)
         if tenth != self._said:
@@ -125,8 +127,8 @@ class _Bar:
         """A round of ``replications = "auto"``: say how far the precision is."""
         state = "reached" if reached else "not yet"
         self.note = f"round at n = {n} per point: worst ±{worst:.1%}, target ±{target:.0%} ({state})"
-        if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, note=self.note)
+        if self.bar is not None:  # a line above the bar (the bar itself counts the current round)
+            self.bar.console.print(f"{self.label}: {self.note}", markup=False, highlight=False)
         else:
             _say(f"{self.label}: {self.note}")
 
@@ -145,7 +147,6 @@ def _progress(label: str) -> Iterator[_Bar]:
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[note]}"),
     )
     with Progress(*columns, console=err_console, transient=False) as bar:
         yield _Bar(label, bar)
@@ -665,6 +666,7 @@ def _interrupted() -> int:
 
 def _dispatch(args: list[str] | None) -> int:
     """Run the app on ``args``; return the exit status (see the module docstring)."""
+    _INTERRUPT_NOTE.clear()
     try:
         code = app(args=args, prog_name="opdsim", standalone_mode=False)
     except KeyboardInterrupt:  # before typer's own handler (while parsing) or after it
