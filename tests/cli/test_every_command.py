@@ -73,7 +73,7 @@ COMMANDS: dict[str, Case] = {
         ready="validate: 1/",
         kept="validation tables",
     ),
-    "demo": Case(valid=lambda tmp: [], work=lambda tmp: [], kept="--resume"),
+    "demo": Case(valid=lambda tmp: [], work=lambda tmp: [], kept="run: opdsim demo"),
     "new": Case(valid=lambda tmp: [tmp / "day.toml"]),  # writes one file
     "metrics": Case(valid=lambda tmp: []),  # prints the registry
 }
