@@ -543,6 +543,10 @@ def _read_candidate(path: Path) -> tuple[Scenario, dict[str, tuple[Any, ...]], d
         raise SweepError("file", "no such file", source=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise SweepError("file", f"malformed TOML: {error}", source=str(path)) from None
+    except UnicodeDecodeError as error:
+        raise SweepError("file", f"is not UTF-8 text (byte {error.start})", source=str(path)) from None
+    except OSError as error:
+        raise SweepError("file", f"cannot be read ({error.strerror})", source=str(path)) from None
     if "grid" in data or isinstance(data.get("scenario"), str):
         spec = SweepSpec.from_toml(path)
         settings: dict[str, Any] = {k: data[k] for k in ("seed", "replications", "precision") if k in data}

@@ -9,8 +9,12 @@
     "policy.aging_threshold" = [1, 2, 3, 5, 8, 13, "off"]
     "demand.emergency.rate_per_hour" = [0.5, 1, 2, 4]
 
-Grid paths are the scenario's dotted paths (those :meth:`Scenario.replace` takes). Values are stored as written:
-a column whose values mix numbers and text (``"off"``) is stored as text.
+Grid paths are the scenario's dotted paths (those :meth:`Scenario.replace` takes). A grid value may be of any
+TOML type the scenario accepts at that path (a number, text, a list such as an hourly rate profile, a table such
+as a distribution). The values of one path must all differ (a repeated value would count its replications
+twice). In the results, numbers and text are stored as written (a column that mixes numbers and text, such as
+``[1, 3, "off"]``, as text); lists and tables as a readable label in TOML's inline form (``[28, 24, 14, 6]``,
+``{dist = "gamma", mean = 5}``).
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ from opdsim.sim.errors import ScenarioError
 from opdsim.sim.fields import check_fields, number, whole
 from opdsim.sim.scenario import Scenario
 
-__all__ = ["SweepError", "SweepSpec"]
+__all__ = ["SweepError", "SweepSpec", "value_label"]
 
 AUTO_MIN = 5  # replications run before "auto" first looks at the interval
 AUTO_MAX = 200  # "auto" never asks for more
+MAX_REPLICATIONS = 100_000  # more is a typo: a year of standard days on two cores
 
 
 class SweepError(ScenarioError):
@@ -42,6 +47,31 @@ class SweepError(ScenarioError):
 
 def _err(source: str, name: str, detail: str) -> SweepError:
     return SweepError(name, detail, source=source)
+
+
+def value_label(value: Any) -> str:
+    """A grid value as a short readable label, in TOML's inline form: ``3``, ``"off"`` (quoted only inside a
+    list or table), ``[28, 24, 14, 6]``, ``{dist = "gamma", mean = 5}``; numpy scalars read as plain numbers."""
+    if isinstance(value, str):
+        return value
+    return _inline(value)
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k} = {_inline(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, Sequence) or hasattr(value, "tolist"):
+        items = value.tolist() if hasattr(value, "tolist") else value
+        if isinstance(items, list | tuple):
+            return "[" + ", ".join(_inline(v) for v in items) + "]"
+        return _inline(items)  # a numpy scalar
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{value:g}" if abs(value) < 1e6 else str(int(value))
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -80,12 +110,23 @@ class SweepSpec:
         reps = self.replications
         if reps != "auto":
             whole(reps, "replications", minimum=2, strict=True, alternative=' or "auto"', source=src, error=SweepError)
+            if reps > MAX_REPLICATIONS:
+                raise _err(src, "replications", f"{_inline(reps)} must be at most {MAX_REPLICATIONS:,} (a typo?)")
         whole(self.seed, "seed", minimum=0, strict=True, source=src, error=SweepError)
         number(self.precision, "precision", positive=True, maximum=1, source=src, error=SweepError)
         grid: dict[str, tuple[Any, ...]] = {}
         for path, values in self.grid.items():
             if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
-                raise _err(src, f"grid.{path}", f"{values!r} is not a non-empty list")
+                raise _err(src, f"grid.{path}", f"{_inline(values)} is not a non-empty list of values")
+            for k, value in enumerate(values):
+                for earlier in values[:k]:
+                    if _same(earlier, value):
+                        raise _err(
+                            src,
+                            f"grid.{path}",
+                            f"{_inline(value)} appears more than once; every value must differ (a repeated value "
+                            "would count its replications twice)",
+                        )
             grid[str(path)] = tuple(values)
         object.__setattr__(self, "grid", grid)
         # every grid point must give a valid scenario; an unknown path fails here, naming it
@@ -108,6 +149,8 @@ class SweepSpec:
             raise _err(src, "file", "no such file") from None
         except OSError as error:
             raise _err(src, "file", f"cannot be read ({error.strerror})") from None
+        except UnicodeDecodeError as error:
+            raise _err(src, "file", f"is not UTF-8 text (byte {error.start}): not a sweep file") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
@@ -167,9 +210,12 @@ class SweepSpec:
         """The scenario at one grid point."""
         return self.scenario.replace(**point) if point else self.scenario
 
-    def column_values(self, path: str, value: Any) -> Any:
-        """A grid value as stored: text when the path's values mix numbers and text, else as written."""
+    def column_value(self, path: str, value: Any) -> Any:
+        """A grid value as stored in a results column: the label of a list or table (see :func:`value_label`),
+        text when the path's values mix numbers and text, else the value as written."""
         values = self.grid[path]
+        if any(isinstance(v, Mapping | list | tuple) for v in values):
+            return value_label(value)
         mixed = any(isinstance(v, str) for v in values) and not all(isinstance(v, str) for v in values)
         return str(value) if mixed else value
 
@@ -208,6 +254,13 @@ class SweepSpec:
             source=source,
             scenario_file=config.get("scenario_file"),
         )
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two grid values name the same scenario (3 and 3.0 do; True and 1 do not)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b) and (isinstance(a, str) == isinstance(b, str))
 
 
 def _json_default(value: object) -> object:

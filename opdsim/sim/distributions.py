@@ -268,7 +268,10 @@ class LogNormal(Distribution):
     @property
     def sigma(self) -> float:
         """Standard deviation of the underlying normal [ln min]."""
-        return math.sqrt(math.log1p((self.sd / self.mean) ** 2))
+        ratio = self.sd / self.mean
+        if ratio > 1.0:  # ln(1 + r^2) = 2 ln r + ln(1 + 1/r^2): no overflow of r^2 for a huge sd
+            return math.sqrt(2.0 * math.log(ratio) + math.log1p(ratio**-2))
+        return math.sqrt(math.log1p(ratio**2))
 
     @property
     def mu(self) -> float:

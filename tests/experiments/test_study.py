@@ -126,7 +126,7 @@ def test_a_failing_replication_is_reported_and_the_rest_kept(
         return real(scenario, seed, replication)
 
     monkeypatch.setattr(runner, "simulate_summary", fragile)
-    with pytest.raises(ReplicationFailed, match="seed 77 replication 1") as info:
+    with pytest.raises(ReplicationFailed, match="seed 77, replication 1") as info:
         sweep(small, workers=1, out=tmp_path / "s")
     assert len(info.value.failures) == 2  # one per aging threshold at the rate 4 point
     assert all(point["demand.emergency.rate_per_hour"] == 4.0 for point, *_ in info.value.failures)

@@ -104,6 +104,9 @@ class Break:
         return {"at": self.at, "duration": self.duration.to_dict()}
 
 
+MAX_DOCTORS = 1000  # an OPD with more doctors is a typo (and D1..Dn are made eagerly)
+
+
 def _default_ids(count: int) -> tuple[str, ...]:
     return tuple(f"D{i}" for i in range(1, count + 1))
 
@@ -160,6 +163,11 @@ class Doctors:
                 f"{self.slot_length!r} does not divide the session "
                 f"{self.session_start!r}-{self.session_end!r} into whole slots",
             )
+        if self.slot_length > self.session_end - self.session_start:
+            raise ScenarioError(
+                "slot_length",
+                f"{self.slot_length!r} is longer than the session {self.session_start!r}-{self.session_end!r}",
+            )
         set_field(self, "slot_capacity", whole(self.slot_capacity, "slot_capacity", minimum=1))
         set_field(self, "start_delay", distribution(self.start_delay, "start_delay"))
         breaks = sequence(self.breaks, "breaks")
@@ -213,7 +221,10 @@ class Doctors:
         if ("count" in t.data) == ("ids" in t.data):
             raise ScenarioError("count", "give either count or ids (exactly one)")
         if "count" in t.data:
-            ids: object = _default_ids(whole(t.data["count"], "count", minimum=1))
+            count = whole(t.data["count"], "count", minimum=1)
+            if count > MAX_DOCTORS:  # checked before D1..Dn are made: 10**18 of them would never finish
+                raise ScenarioError("count", f"{count} is more than {MAX_DOCTORS} doctors")
+            ids: object = _default_ids(count)
         else:
             ids = t.data["ids"]
         optional: dict[str, Any] = {key: t.data[key] for key in ("start_delay", "breaks") if key in t.data}
