@@ -41,6 +41,7 @@ from opdsim.registry import CATEGORIES, REGISTRY
 __all__ = [
     "as_frame",
     "callable_intervals",
+    "frame_intervals",
     "patient_columns",
     "patients_frame",
     "summary_frame",
@@ -263,6 +264,19 @@ def callable_intervals(
         return np.zeros(0), np.zeros(0)
     arr = np.array(spans, dtype=float)
     return arr[:, 0], arr[:, 1]
+
+
+def frame_intervals(patients: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Callable intervals read from a ``patients`` frame, for a timeline where the day's records are gone [min].
+
+    Each present patient is taken as callable from ``callable_at`` for ``wait`` minutes (their callable time in
+    all). That is exact for a token callable in one stretch; for a displaced token the total is right but its gap
+    is closed up, so use :func:`callable_intervals` on the records where they exist.
+    """
+    start = patients["callable_at"].to_numpy(dtype=float)
+    wait = patients["wait"].to_numpy(dtype=float)
+    keep = ~(np.isnan(start) | np.isnan(wait))
+    return start[keep], start[keep] + wait[keep]
 
 
 def time_integral(

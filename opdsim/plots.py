@@ -566,7 +566,7 @@ def figures(
     reference: Any = None,
 ) -> tuple[dict[str, Figure], list[str]]:
     """The standard figures of a study, by file stem, and notes on those that could not be drawn."""
-    from opdsim.metrics import timeline_frame
+    from opdsim.metrics import frame_intervals, timeline_frame
 
     x, series = _paths(grid)
     figs: dict[str, Figure] = {"tradeoff": tradeoff(summary, x, series, reference)}
@@ -593,7 +593,7 @@ def figures(
         for path, v in where.items():
             day = day[day[path] == v]
         close = float((manifest or {}).get("config", {}).get("scenario", {}).get("clinic", {}).get("day_length", end))
-        frame = timeline_frame(day, start, close, 10.0)
+        frame = timeline_frame(day, frame_intervals(day), start, close, 10.0)
         at = ", ".join(_value_words(p, v) for p, v in {x: xs[0], **where}.items())
         title = f"One day (replication {int(day['replication'].min())}) at {at}; dotted: slot boundaries"
         figs["timeline"] = timeline(frame, doctors.get("slot_length"), (start, end), title)

@@ -95,7 +95,9 @@ def regress(
             else:
                 report = run_regress(baseline, candidate, alpha=alpha, workers=workers, progress=progress)
     except KeyboardInterrupt:
-        cli.err_console.print("interrupted: nothing was written; the regression test did not finish")
+        cli.err_console.print(
+            "interrupted: nothing was written; the regression test did not finish: run the same command again"
+        )
         raise cli._Exit(130) from None
     if exact:
         if done.passed:

@@ -109,8 +109,10 @@ class SweepSpec:
         src = self.source
         reps = self.replications
         if reps != "auto":
-            whole(reps, "replications", minimum=2, strict=True, alternative=' or "auto"', source=src, error=SweepError)
-            if reps > MAX_REPLICATIONS:
+            n = whole(
+                reps, "replications", minimum=2, strict=True, alternative=' or "auto"', source=src, error=SweepError
+            )
+            if n > MAX_REPLICATIONS:
                 raise _err(src, "replications", f"{_inline(reps)} must be at most {MAX_REPLICATIONS:,} (a typo?)")
         whole(self.seed, "seed", minimum=0, strict=True, source=src, error=SweepError)
         number(self.precision, "precision", positive=True, maximum=1, source=src, error=SweepError)

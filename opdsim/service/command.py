@@ -12,7 +12,7 @@ import errno
 import signal
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -77,15 +77,18 @@ def serve(
     finally:
         store.dispose()
     app = create_app(Settings(url, rules, ring, synchronous=sqlite_synchronous))
-    typer.echo(f"opdsim serve: {len(ring)} keys, database {_shown(url)}, http://{host}:{port}/docs", err=True)
+    ready = f"opdsim serve: {len(ring)} keys, database {_shown(url)}, http://{host}:{port}/docs"
     server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False))
+    server.ready_line = ready  # printed once the socket listens, so a client that reads it can connect
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the signal that stopped it once it has shut down
         server.stopped_by = signal.SIGINT
     if server.stopped_by == signal.SIGINT:  # Ctrl-C: the CLI's convention is a message and status 130
-        typer.echo("opdsim serve: interrupted; stopped after the requests in progress were answered", err=True)
-        raise typer.Abort  # opdsim.cli.main turns it into exit status 130
+        from opdsim import cli
+
+        cli._on_interrupt(lambda: "the server stopped after the requests in progress were answered and committed")
+        raise typer.Abort  # opdsim.cli.main prints the note and exits with status 130
 
 
 def _server_class() -> type:
@@ -95,6 +98,12 @@ def _server_class() -> type:
         """uvicorn's server, remembering which signal stopped it."""
 
         stopped_by: int | None = None
+        ready_line: str = ""
+
+        async def startup(self, sockets: list[Any] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and self.ready_line:
+                typer.echo(self.ready_line, err=True)
 
         def handle_exit(self, sig: int, frame: object) -> None:
             self.stopped_by = sig

@@ -8,6 +8,8 @@ exit 2 with one line and no traceback; Ctrl-C (SIGINT sent to the real process i
 
 from __future__ import annotations
 
+import hashlib
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,18 @@ def _big_sweep(tmp: Path) -> Path:
         tmp / "big.toml",
         f'scenario = "{STANDARD}"\nreplications = 400\nseed = 3\n[grid]\n"policy.aging_threshold" = [1, 3, 5, 8]\n',
     )
+
+
+def _keys(tmp: Path) -> Path:
+    """A keys file with one admin key (its SHA-256 only, as the service stores them)."""
+    digest = hashlib.sha256(b"every-command-test-key-0123456789").hexdigest()
+    return write(tmp / "keys.toml", f'[[keys]]\nid = "admin"\nrole = "admin"\nsha256 = "{digest}"\n')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,15 @@ COMMANDS: dict[str, Case] = {
     "demo": Case(valid=lambda tmp: [], work=lambda tmp: [], kept="run: opdsim demo"),
     "new": Case(valid=lambda tmp: [tmp / "day.toml"]),  # writes one file
     "metrics": Case(valid=lambda tmp: []),  # prints the registry
+    "recommend": Case(valid=lambda tmp: [BASELINE, "--objective", "wait_p95_WALK_IN"]),  # reads one folder
+    "plot": Case(valid=lambda tmp: [BASELINE, "--out", tmp / "figures"]),  # a few seconds of drawing
+    "report": Case(valid=lambda tmp: [BASELINE, "--out", tmp / "report.html"]),
+    "serve": Case(
+        valid=lambda tmp: ["--db", tmp / "opd.sqlite", "--keys", _keys(tmp)],
+        work=lambda tmp: ["--db", tmp / "opd.sqlite", "--keys", _keys(tmp), "--port", _free_port()],
+        ready="opdsim serve: ",
+        kept="stopped after the requests in progress were answered",
+    ),
 }
 
 NAMES = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 from opdsim import plots
 from opdsim.experiments import Results, SweepSpec, sweep
-from opdsim.metrics import timeline_frame
+from opdsim.metrics import frame_intervals, timeline_frame
 from tests.decisions.conftest import sweep_file
 from tests.decisions.test_compare import opdsim
 
@@ -115,7 +115,7 @@ def test_heatmap_frontier_utilisation_and_timeline(study: tuple[Results, Path]) 
     assert res.patients is not None
     day = res.patients[res.patients["replication"] == 0]
     day = day[(day[X].astype(str) == "5") & (day[S] == 4)]
-    line = plots.timeline(timeline_frame(day, 0, 300, 10), 60, (0, 240))
+    line = plots.timeline(timeline_frame(day, frame_intervals(day), 0, 300, 10), 60, (0, 240))
     assert (line.axes[0].get_xlabel(), line.axes[0].get_ylabel()) == (
         "time since opening [min]",
         "waiting and callable [patients]",
