@@ -181,6 +181,13 @@ def hospital_differences(a: Results, b: Results, names: tuple[str, str] = ("A", 
     return diffs
 
 
+def _folders(a: Results, b: Results) -> str:
+    """`` (A = folder, B = folder)`` when the studies were loaded from folders, else nothing."""
+    if a.folder is None and b.folder is None:
+        return ""
+    return f" (A = {a.folder or 'in memory'}, B = {b.folder or 'in memory'})"
+
+
 def _refuse(diffs: list[tuple[str, Any, Any]], a: Results, b: Results, names: tuple[str, str]) -> None:
     if not diffs:
         return
@@ -189,7 +196,9 @@ def _refuse(diffs: list[tuple[str, Any, Any]], a: Results, b: Results, names: tu
     more = f" (and {len(shown) - 3} more)" if len(shown) > 3 else ""
     raise SweepError(
         "hospital",
-        "the studies differ outside [policy], so their policies cannot be compared: " + "; ".join(shown[:3]) + more,
+        f"the studies differ outside [policy], so their policies cannot be compared{_folders(a, b)}: "
+        + "; ".join(shown[:3])
+        + more,
     )
 
 

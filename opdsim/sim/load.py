@@ -51,16 +51,10 @@ class Load:
 
 def load(scenario: Scenario) -> Load:
     """The expected work and the available doctor time of ``scenario`` (see the module docstring)."""
-    work = 0.0
-    for category, expected in scenario.expected_patients.items():
-        booked = scenario.demand.booked.get(category)
-        shows = booked.show_probability if booked is not None else 1.0
-        if expected > 0:
-            work += expected * shows * scenario.consultation[category].mean
     doctors = scenario.doctors
     per_doctor = (doctors.session_end - doctors.session_start) - doctors.start_delay.mean
     per_doctor -= sum(b.duration.mean for b in doctors.breaks)
-    return Load(work=float(work), available=float(max(0.0, per_doctor) * doctors.count))
+    return Load(work=float(scenario.expected_work), available=float(max(0.0, per_doctor) * doctors.count))
 
 
 def offered_load(scenario: Scenario) -> float:

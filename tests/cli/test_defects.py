@@ -238,12 +238,13 @@ def test_10_offered_load_by_hand(tmp_path: Path) -> None:
     from opdsim.sim.scenario import Scenario
 
     day = Scenario.from_toml(STANDARD)
-    # standard_day.toml's header: 641.4 consultation minutes; 3 doctors x (240 - 5 late start - 10 break) = 675
-    assert load(day).work == pytest.approx(641.4)
+    # standard_day.toml's header: 51.0 + 225.0 + 124.8 + 200.0 + 30.0 = 630.8 consultation minutes;
+    # 3 doctors x (240 - 5 late start - 10 break) = 675 doctor minutes
+    assert load(day).work == pytest.approx(630.8)
     assert load(day).available == pytest.approx(675.0)
-    assert offered_load(day) == pytest.approx(641.4 / 675)
+    assert offered_load(day) == pytest.approx(630.8 / 675)
     busy = day.replace(**{"demand.emergency.rate_per_hour": 80})
-    assert offered_load(busy) == pytest.approx((641.4 - 30 + 80 * 4 * 5) / 675) and offered_load(busy) > MAX_LOAD
+    assert offered_load(busy) == pytest.approx((630.8 - 30 + 80 * 4 * 5) / 675) and offered_load(busy) > MAX_LOAD
 
 
 # ------------------------------------------------------------------------------------------------ 13

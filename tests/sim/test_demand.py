@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +25,16 @@ def _fingerprint(pop: Population) -> str:
     return h.hexdigest()
 
 
-# Drawn from the standard day with seed 7 by the code before demand.scale existed (commit bab1d7f).
+# The standard day as it was then: the recalibration of issue 8 changed its demand, not what scale 1 means.
+BEFORE = Path(__file__).parent / "data" / "standard_day_before_scale.toml"
+
+
+@pytest.fixture
+def standard_day() -> Scenario:
+    return Scenario.from_toml(BEFORE)
+
+
+# Drawn from that standard day with seed 7 by the code before demand.scale existed (commit bab1d7f).
 BEFORE_SCALE = {
     0: (301, "9435a6e141668c5c20c5dee982a2767a910c5b2ed76465a5fd5060b7651fa601"),
     1: (304, "c2f048600e23861d161ae52dcfda426d344d6db3dd40666b91285c26f9048b86"),

@@ -243,15 +243,22 @@ class Scenario:
         return dict(sorted(out.items()))
 
     @property
-    def offered_load(self) -> float:
-        """Expected consultation minutes of the patients who turn up over the doctors' session minutes [-]."""
-        slots = self.doctors.count * self.doctors.n_slots
+    def expected_work(self) -> float:
+        """Expected consultation minutes of the patients who turn up (booked ones times their show
+        probability) [min]."""
         minutes = 0.0
         for cat, expected in self.expected_patients.items():
             shows = self.demand.booked[cat].show_probability if cat in self.demand.booked else 1.0
             if expected > 0:
                 minutes += expected * shows * self.consultation[cat].mean
-        return minutes / (slots * self.doctors.slot_length)
+        return minutes
+
+    @property
+    def offered_load(self) -> float:
+        """Expected consultation minutes of the patients who turn up over the doctors' session minutes [-]
+        (:func:`opdsim.sim.load.load` also takes late starts and breaks out of the doctors' minutes)."""
+        slots = self.doctors.count * self.doctors.n_slots
+        return self.expected_work / (slots * self.doctors.slot_length)
 
 
 def _assign(data: dict[str, Any], path: str, value: object, source: str) -> None:
