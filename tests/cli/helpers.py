@@ -54,6 +54,13 @@ def assert_one_line(proc: subprocess.CompletedProcess[str], code: int = 2, *need
     return said[0]
 
 
+def default_sigint() -> None:
+    """In the child, before ``exec``: Ctrl-C as a terminal delivers it. A test run started in the background
+    without job control (as CI may be) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
+    handler, so the interrupt tests would test nothing but that inheritance."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Running:
     """A real ``opdsim`` process whose stderr is read line by line as it comes."""
 
@@ -65,6 +72,7 @@ class Running:
             text=True,
             cwd=cwd or ROOT,
             env=env(),
+            preexec_fn=default_sigint,
         )
         self.err: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from opdsim.experiments import SweepSpec, load_results, sweep
+from tests.cli.helpers import default_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = ROOT / "experiments" / "standard_day.toml"
@@ -102,6 +103,7 @@ def _kill_after_first_point(tmp_path: Path, sig: int) -> tuple[subprocess.Popen[
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        preexec_fn=default_sigint,
     )
     deadline = time.monotonic() + 120
     while not list((out / "parts").glob("point-*.summary.parquet")):

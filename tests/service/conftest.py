@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from opdsim.service.auth import hash_key
+from tests.cli.helpers import default_sigint
 
 pytest.importorskip("fastapi", reason="the service extra is not installed (pip install -e '.[service]')")
 
@@ -83,7 +84,7 @@ class Server:
             args += ["--policy", str(self.policy)]
         self.log = self.keys.with_name(f"server-{self.port}.log")
         out = self.log.open("ab")
-        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, preexec_fn=default_sigint)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -22,7 +22,7 @@ from tests.service.conftest import Api, Server, secret, write_keys
 
 DSN = os.environ.get("OPDSIM_TEST_PG_DSN")
 pytestmark = pytest.mark.skipif(
-    DSN is None,
+    not DSN,  # unset or empty
     reason='OPDSIM_TEST_PG_DSN is not set: PostgreSQL tests NOT RUN (start one with: eval "$(bash .ci/postgres.sh)")',
 )
 
