@@ -240,6 +240,13 @@ def _legend(results: Any) -> str:
     return f"{', '.join(parts)}; {units}; grid: {grid}"
 
 
+def _print_study(results: Any, name: str, out: Path) -> None:
+    """The headline table of a finished sweep and where its results folder is."""
+    reps = results.manifest.get("replications")
+    _print_headline(results, f"{name}: mean ± 95% half-width over {reps} replications per point")
+    console.print(f"results in {out}/ (summary.parquet, table.csv, manifest.json)")
+
+
 def _print_headline(results: Any, title: str) -> None:
     console.print(_table(_headline(results), title, headers_as_given=True))
     legend = _legend(results)
@@ -417,9 +424,7 @@ def sweep(
     if scheduler is not None:
         command += f" --scheduler {scheduler}"
     results = _study(spec, out, workers, scheduler, resume, keep_patients, command)
-    reps = results.manifest.get("replications")
-    _print_headline(results, f"{spec.name}: mean ± 95% half-width over {reps} replications per point")
-    console.print(f"results in {out}/ (summary.parquet, table.csv, manifest.json)")
+    _print_study(results, spec.name, out)
 
 
 @app.command()
@@ -519,9 +524,7 @@ def demo(
         _say(f"demo: {reason}; running it again")
         remove_output(out)
     results = _study(spec, out, workers, None, True, False, "opdsim demo")
-    reps = results.manifest.get("replications")
-    _print_headline(results, f"{spec.name}: mean ± 95% half-width over {reps} replications per point")
-    console.print(f"results in {out}/ (summary.parquet, table.csv, manifest.json)")
+    _print_study(results, spec.name, out)
 
 
 @app.command()
