@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_sim import MIX, RHO, ciw_rate, plain_simpy_day
+from opdsim.day import simulate, simulate_summary
 from opdsim.engine import Category, Policy
 from opdsim.scenarios import open_access
 from opdsim.sim.model import DayPlan, play_day
 from opdsim.sim.scenario import Scenario
-from opdsim.sim.simulate import _plan, simulate, simulate_summary
 from opdsim.sim.streams import Streams
 
 STANDARD = Path(__file__).resolve().parents[1] / "experiments" / "standard_day.toml"
@@ -57,14 +57,14 @@ def day_against_plain(scenario: Scenario, days: int = 8) -> tuple[float, float, 
     """Seconds per day (median over rounds) of play, simulate_summary and plain SimPy; and the two ratio lists."""
     plans = []
     for r in range(days):
-        plan, *_ = _plan(scenario, Streams(1, r))
+        plan = scenario.plan_day(Streams(1, r)).plan
         plans.append(plan)
     pops = [p.population for p in plans]
     close = scenario.clinic.day_length
     count = scenario.doctors.count
     play_t, summ_t, plain_t, r_play, r_summ = [], [], [], [], []
     for _ in range(ROUNDS):
-        fresh = [_plan(scenario, Streams(1, r))[0] for r in range(days)]  # a plan is played once
+        fresh = [scenario.plan_day(Streams(1, r)).plan for r in range(days)]  # a plan is played once
         a = _time(functools.partial(_play_all, fresh)) / days
         b = _time(lambda: [simulate_summary(scenario, seed=1, replication=r) for r in range(days)]) / days
         c = _time(lambda: [plain_simpy_day(pop, count, close) for pop in pops]) / days
@@ -82,12 +82,12 @@ def per_patient(scenario: Scenario, counts: tuple[int, ...] = (3, 30, 100)) -> d
     specs = {n: scenario.replace({"doctors.count": n}) for n in counts}
     present = {}
     for n, spec in specs.items():
-        plan, *_ = _plan(spec, Streams(1, 0))
+        plan = spec.plan_day(Streams(1, 0)).plan
         present[n] = int(np.count_nonzero(~np.isnan(plan.population.arrival)))
     samples: dict[int, list[float]] = {n: [] for n in counts}
     for _ in range(5):
         for n, spec in specs.items():
-            plan, *_ = _plan(spec, Streams(1, 0))
+            plan = spec.plan_day(Streams(1, 0)).plan
             samples[n].append(_time(functools.partial(play_day, plan)) / present[n] * 1e6)
     return {n: statistics.median(v) for n, v in samples.items()}
 
