@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from opdsim.experiments.spec import SweepError, SweepSpec
-from opdsim.experiments.stats import holm, paired_table
+from opdsim.experiments.stats import holm, paired_table, t_quantile, t_tail
 from opdsim.experiments.study import ProgressFn, Results, load_results, sweep
 from opdsim.registry import REGISTRY, metric
 from opdsim.sim.scenario import Scenario
@@ -282,8 +282,6 @@ def _unpaired_table(
 ) -> pd.DataFrame:
     """Like ``paired_table`` but ignoring the pairing: Welch's interval of the difference of two means, as if
     the two policies had seen independent patients (to show what common random numbers buy)."""
-    from scipy import stats as sps
-
     rows = []
     groups_b: dict[Any, pd.DataFrame] = dict(iter(b.groupby(list(keys), sort=False))) if keys else {(): b}
     for key, fa in a.groupby(list(keys), sort=False) if keys else [((), a)]:
@@ -300,9 +298,9 @@ def _unpaired_table(
             se = math.sqrt(va + vb)
             if se > 0:
                 df = (va + vb) ** 2 / (va**2 / (len(xa) - 1) + vb**2 / (len(xb) - 1))
-                half = float(sps.t.ppf(0.5 + level / 2, df)) * se
-                p_two = float(2 * sps.t.sf(abs(diff) / se, df))
-                p_larger = float(sps.t.sf(diff / se, df))
+                half = t_quantile(0.5 + level / 2, df) * se
+                p_two = 2 * t_tail(abs(diff) / se, df)
+                p_larger = t_tail(diff / se, df)
             else:
                 half, p_two, p_larger = 0.0, 1.0, 1.0
             rows.append(

@@ -31,10 +31,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from opdsim.experiments.compare import _describe, _labelled, canonical, is_policy_path
 from opdsim.experiments.spec import AUTO_MAX, SweepError, SweepSpec
+from opdsim.experiments.stats import t_quantile
 from opdsim.experiments.study import ProgressFn, Results, load_results
 from opdsim.registry import Metric, metric
 
@@ -195,7 +195,7 @@ def decide(
             n = len(x)
             mean = float(x.mean()) if n else math.nan
             sd = float(x.std(ddof=1)) if n >= 2 else math.inf
-            t = float(stats.t.ppf(1 - alpha_f / k_checks, n - 1)) if n >= 2 else math.inf
+            t = t_quantile(1 - alpha_f / k_checks, n - 1) if n >= 2 else math.inf
             half = t * sd / math.sqrt(n) if n >= 2 and sd > 0 else (0.0 if n >= 2 else math.inf)
             lower, upper = mean - half, mean + half
             if c.op == "<=":
@@ -236,7 +236,7 @@ def decide(
     sign = 1.0 if lower_is_better else -1.0
     means = {p: float(np.mean(objective[p])) for p in names}
     n_obj = min(len(objective[p]) for p in names)
-    t_two = float(stats.t.ppf(1 - alpha / 2, n_obj - 1)) if n_obj >= 2 else math.inf
+    t_two = t_quantile(1 - alpha / 2, n_obj - 1) if n_obj >= 2 else math.inf
     half_width = {p: t_two * float(np.std(objective[p], ddof=1)) / math.sqrt(len(objective[p])) for p in names}
     in_subset: dict[str, bool] = dict.fromkeys(names, False)
     matters: dict[str, bool] = {p: status[p] == "undetermined" for p in names}
@@ -244,7 +244,7 @@ def decide(
     if feasible:
         best = min(feasible, key=lambda p: sign * means[p])
         k = len(feasible)
-        t = float(stats.t.ppf(1 - alpha_s / (k - 1), n_obj - 1)) if k > 1 else 0.0
+        t = t_quantile(1 - alpha_s / (k - 1), n_obj - 1) if k > 1 else 0.0
         for i in feasible:
             keep = True
             for j in feasible:
