@@ -26,8 +26,10 @@ $(UV_STAMP):
 
 # Re-install only when the metadata or the lock changed: a second `make setup` is a no-op. --locked refuses a
 # uv.lock that no longer matches pyproject.toml (run `make lock`) instead of installing something else.
+# --compile-bytecode writes every installed module's .pyc once: a machine that sets PYTHONDONTWRITEBYTECODE
+# (this one does) would otherwise compile pandas and SciPy from source in every `opdsim` process, about 3 s each.
 $(STAMP): pyproject.toml uv.lock $(UV_STAMP)
-	$(UV) sync --quiet --locked --all-extras --python $(BIN)/python \
+	$(UV) sync --quiet --locked --all-extras --compile-bytecode --python $(BIN)/python \
 		|| { echo "make setup: uv.lock is stale or cannot be installed; after changing pyproject.toml run make lock" >&2; exit 1; }
 	touch $(STAMP)
 
@@ -65,6 +67,7 @@ typecheck: setup
 PYTEST := $(BIN)/python -m pytest -q -m "not slow" -n auto --dist loadfile --cov --cov-report= --cov-fail-under=0
 unit: setup
 	rm -f .coverage .coverage.*
+	$(BIN)/python -m compileall -q -j 0 opdsim tests benchmarks >/dev/null
 	@bash .ci/ensure-chromium.sh >/dev/null || echo "make test: no Chromium; the report rendering test is skipped" >&2
 	@if [ -z "$$OPDSIM_TEST_PG_DSN" ]; then \
 		eval "$$(bash .ci/postgres.sh)" || echo "make test: no PostgreSQL; its service tests are skipped" >&2; \
