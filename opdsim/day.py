@@ -17,6 +17,7 @@ from opdsim.engine import Event
 from opdsim.engine.records import DayRecords, fold
 from opdsim.frames import as_frame
 from opdsim.metrics import callable_intervals, patient_columns, summary_row, timeline_frame
+from opdsim.sim.collector import collector_paused
 from opdsim.sim.simulate import DaySpec, PlayedDay, play
 
 __all__ = ["SimResult", "day_metrics", "simulate", "simulate_summary"]
@@ -76,6 +77,11 @@ def simulate(spec: DaySpec, seed: int = 0, replication: int = 0) -> SimResult:
         bit-identical frames; changing only the policy leaves every patient's arrival, category and drawn
         consultation unchanged (common random numbers).
     """
+    with collector_paused():
+        return _simulate(spec, seed, replication)
+
+
+def _simulate(spec: DaySpec, seed: int, replication: int) -> SimResult:
     played = play(spec, seed, replication, observe=True)
     events = played.engine.events
     day = day_metrics(events, played.population, played, spec.starvation_limit)
@@ -98,6 +104,7 @@ def simulate(spec: DaySpec, seed: int = 0, replication: int = 0) -> SimResult:
 def simulate_summary(spec: DaySpec, seed: int = 0, replication: int = 0) -> dict[str, Any]:
     """The ``summary`` row of :func:`simulate` alone, as a plain dict, without building the other frames (what
     a sweep needs from each replication). Equal, value for value, to ``simulate(...).summary.iloc[0]``."""
-    played = play(spec, seed, replication, observe=False)
-    day = day_metrics(played.engine.events, played.population, played, spec.starvation_limit)
+    with collector_paused():
+        played = play(spec, seed, replication, observe=False)
+        day = day_metrics(played.engine.events, played.population, played, spec.starvation_limit)
     return {"scenario": spec.name, "seed": seed, "replication": replication, **day.row}

@@ -16,8 +16,9 @@ Standard library only, like the rest of the engine. Times are clinic minutes sin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from opdsim.engine.errors import InvalidRequest
 from opdsim.engine.events import (
@@ -297,72 +298,84 @@ class _Fold:
         policy = self.day.policy
         return policy.ranks[category] if policy is not None else int(category)
 
-    # -- events
+    # -- events: one handler per event class, found by the class itself (``_HANDLERS``), not by a chain of
+    # isinstance tests: the fold runs once per event of every simulated day
 
     def apply(self, ev: Event) -> None:
-        day = self.day
-        if self.unsettled is not None and not isinstance(ev, Displaced | CheckedIn):
+        kind = ev.__class__
+        if self.unsettled is not None and kind is not Displaced and kind is not CheckedIn:
             self.settle()
-        if isinstance(ev, EngineStarted):
-            day.policy = ev.policy
-        elif isinstance(ev, DoctorAdded):
-            day.slots[ev.doctor] = [SlotRecord(i, float(s), float(e), int(c)) for i, (s, e, c) in enumerate(ev.slots)]
-            self.queue[ev.doctor] = {}
-        elif isinstance(ev, Booked):
-            rec = self._new(ev, self._rank(ev.category))
-            self._seat(rec, ev.slot, ev.now)
-        elif isinstance(ev, Waitlisted):
-            rec = self._new(ev, self._rank(ev.category))
+        handler = _HANDLERS.get(kind)
+        if handler is None:  # a new event kind must be taught to the fold
+            raise InvalidRequest(f"records: unknown event {ev!r}")
+        handler(self, ev)
+
+    def _engine_started(self, ev: EngineStarted) -> None:
+        self.day.policy = ev.policy
+
+    def _doctor_added(self, ev: DoctorAdded) -> None:
+        self.day.slots[ev.doctor] = [SlotRecord(i, float(s), float(e), int(c)) for i, (s, e, c) in enumerate(ev.slots)]
+        self.queue[ev.doctor] = {}
+
+    def _booked(self, ev: Booked) -> None:
+        rec = self._new(ev, self._rank(ev.category))
+        self._seat(rec, ev.slot, ev.now)
+
+    def _waitlisted(self, ev: Waitlisted) -> None:
+        rec = self._new(ev, self._rank(ev.category))
+        rec.state = TokenState.WAITLISTED
+        rec.waitlisted.append(ev.now)
+
+    def _promoted(self, ev: Promoted) -> None:
+        self._seat(self.day.tokens[ev.token], ev.slot, ev.now)
+
+    def _displaced(self, ev: Displaced) -> None:
+        rec = self.day.tokens[ev.token]
+        self._unseat(rec, ev.now)
+        rec.displacements.append((ev.now, ev.from_slot, ev.to_slot))
+        if ev.to_slot is not None:
+            self._seat(rec, ev.to_slot, ev.now)
+        else:
             rec.state = TokenState.WAITLISTED
             rec.waitlisted.append(ev.now)
-        elif isinstance(ev, Promoted):
-            self._seat(day.tokens[ev.token], ev.slot, ev.now)
-        elif isinstance(ev, Displaced):
-            rec = day.tokens[ev.token]
-            self._unseat(rec, ev.now)
-            rec.displacements.append((ev.now, ev.from_slot, ev.to_slot))
-            if ev.to_slot is not None:
-                self._seat(rec, ev.to_slot, ev.now)
-            else:
-                rec.state = TokenState.WAITLISTED
-                rec.waitlisted.append(ev.now)
-        elif isinstance(ev, CapBreached):
-            day.slots[ev.doctor][ev.slot].breaches += 1
-        elif isinstance(ev, Upgraded):
-            rec = day.tokens[ev.token]
-            rec.rank = ev.rank
-            rec.upgrades.append((ev.now, ev.rank))
-        elif isinstance(ev, CheckedIn):
-            self._check_in(ev)
-        elif isinstance(ev, SlotOpened):
-            self._slot_opened(ev)
-        elif isinstance(ev, Called):
-            self._called(ev)
-        elif isinstance(ev, Completed):
-            rec = day.tokens[ev.token]
-            rec.state = TokenState.COMPLETED
-            rec.ended_at = ev.now
-        elif isinstance(ev, Cancelled):
-            rec = day.tokens[ev.token]
-            self._end(rec, TokenState.CANCELLED, ev.now)
-            rec.end_reason = ev.reason
-        elif isinstance(ev, NoShow):
-            self._end(day.tokens[ev.token], TokenState.NO_SHOW, ev.now)
-        elif isinstance(ev, Left):
-            self._end(day.tokens[ev.token], TokenState.LEFT, ev.now)
-        elif isinstance(ev, SlotsShifted):
-            for s in day.slots[ev.doctor]:
-                if s.start > ev.now:
-                    s.start += ev.minutes
-                    s.end += ev.minutes
-                elif s.end > ev.now:
-                    s.end += ev.minutes
-        elif isinstance(ev, DayClosed):
-            self._day_closed(ev.now)
-        elif isinstance(ev, Rejected):
-            day.rejected.append(ev)
-        else:  # a new event kind must be taught to the fold
-            raise InvalidRequest(f"records: unknown event {ev!r}")
+
+    def _cap_breached(self, ev: CapBreached) -> None:
+        self.day.slots[ev.doctor][ev.slot].breaches += 1
+
+    def _upgraded(self, ev: Upgraded) -> None:
+        rec = self.day.tokens[ev.token]
+        rec.rank = ev.rank
+        rec.upgrades.append((ev.now, ev.rank))
+
+    def _completed(self, ev: Completed) -> None:
+        rec = self.day.tokens[ev.token]
+        rec.state = TokenState.COMPLETED
+        rec.ended_at = ev.now
+
+    def _cancelled(self, ev: Cancelled) -> None:
+        rec = self.day.tokens[ev.token]
+        self._end(rec, TokenState.CANCELLED, ev.now)
+        rec.end_reason = ev.reason
+
+    def _no_show(self, ev: NoShow) -> None:
+        self._end(self.day.tokens[ev.token], TokenState.NO_SHOW, ev.now)
+
+    def _left(self, ev: Left) -> None:
+        self._end(self.day.tokens[ev.token], TokenState.LEFT, ev.now)
+
+    def _slots_shifted(self, ev: SlotsShifted) -> None:
+        for s in self.day.slots[ev.doctor]:
+            if s.start > ev.now:
+                s.start += ev.minutes
+                s.end += ev.minutes
+            elif s.end > ev.now:
+                s.end += ev.minutes
+
+    def _closed(self, ev: DayClosed) -> None:
+        self._day_closed(ev.now)
+
+    def _rejected(self, ev: Rejected) -> None:
+        self.day.rejected.append(ev)
 
     def _check_in(self, ev: CheckedIn) -> None:
         rec = self.day.tokens[ev.token]
@@ -408,6 +421,28 @@ class _Fold:
                 self._end(rec, TokenState.UNSERVED, now)
 
 
+_HANDLERS: dict[type[Event], Callable[[_Fold, Any], None]] = {
+    EngineStarted: _Fold._engine_started,
+    DoctorAdded: _Fold._doctor_added,
+    Booked: _Fold._booked,
+    Waitlisted: _Fold._waitlisted,
+    Promoted: _Fold._promoted,
+    Displaced: _Fold._displaced,
+    CapBreached: _Fold._cap_breached,
+    Upgraded: _Fold._upgraded,
+    CheckedIn: _Fold._check_in,
+    SlotOpened: _Fold._slot_opened,
+    Called: _Fold._called,
+    Completed: _Fold._completed,
+    Cancelled: _Fold._cancelled,
+    NoShow: _Fold._no_show,
+    Left: _Fold._left,
+    SlotsShifted: _Fold._slots_shifted,
+    DayClosed: _Fold._closed,
+    Rejected: _Fold._rejected,
+}
+
+
 def fold(events: Iterable[Event]) -> DayRecords:
     """Fold an engine event log into lifecycle records.
 
@@ -424,7 +459,8 @@ def fold(events: Iterable[Event]) -> DayRecords:
         closed, a token callable now has ``callable_since`` set and its open interval is not in ``callable``.
     """
     f = _Fold()
+    apply = f.apply
     for ev in events:
-        f.apply(ev)
+        apply(ev)
     f.settle()
     return f.day

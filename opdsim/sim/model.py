@@ -21,7 +21,6 @@ The model holds no queue logic: it only knows who is where in time, and asks the
 
 from __future__ import annotations
 
-import gc
 import math
 from collections.abc import Generator
 from typing import Any, Final
@@ -31,6 +30,7 @@ import simpy
 
 from opdsim.engine import BookingRejected, Category, Engine, Policy, TokenState
 from opdsim.engine.events import CheckedIn, Displaced, Promoted, SlotOpened
+from opdsim.sim.collector import collector_paused
 from opdsim.sim.population import KIND_BOOKED, KIND_EMERGENCY, Population
 
 __all__ = ["DayPlan", "DoctorPlan", "play_day"]
@@ -357,13 +357,7 @@ def play_day(plan: DayPlan) -> tuple[Engine, dict[int, str], np.ndarray, np.ndar
         Observer readings (time [min], callable tokens, busy doctors) at ``plan.sample_times``.
     """
     day = _Day(plan)
-    # every token and event of the day stays alive until the end: the cyclic collector would only rescan them
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():  # every token and event of the day stays alive: a cycle search would only rescan them
         eng = day.run()
-    finally:
-        if collecting:
-            gc.enable()
     samples = np.array(day.samples, dtype=float).reshape(-1, 3)
     return eng, day.token_of, day.rebooked, day.rejected, samples

@@ -1,0 +1,28 @@
+"""Pausing Python's cyclic garbage collector while a day is simulated and measured.
+
+A simulated day keeps every token, record and event it creates alive until its frames are built, and makes no
+reference cycles worth collecting. The cyclic collector would still rescan that growing heap every few thousand
+allocations: measured on a 16,000-patient open-access run, it was 60% of the time of the records fold. Reference
+counting still frees everything as usual; only the cycle search waits until the end of the run.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["collector_paused"]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Disable the cyclic collector for the ``with`` block; re-enable it afterwards, also on error, unless it was
+    already disabled on entry (so that pauses nest)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
