@@ -26,6 +26,8 @@ from opdsim.validation import (
     weighted_mean_wait,
 )
 
+pytestmark = pytest.mark.usefixtures("untraced")  # long studies: see tests/conftest.py
+
 C = Category
 SERVICE = 1.0  # mean consultation [min]; mu = 1 per minute
 MIX = REFERENCE_MIX  # the five-category mix of tests/test_theory.py
@@ -43,7 +45,7 @@ def test_mm1_single_category_wait_matches_the_formula() -> None:
 
 
 @pytest.fixture(scope="module")
-def strict_priority() -> list[SimResult]:
+def strict_priority(untraced: None) -> list[SimResult]:
     return replicate_open_access(1, rates(RHO), SERVICE, 30_000, 1_000, Policy(aging="none"), 10, 202)
 
 
