@@ -64,7 +64,9 @@ typecheck: setup
 # fail_under (90%) once, over both passes. PostgreSQL (for tests/service/test_postgres.py) and Chromium (for the
 # report's rendering test) are installed and started by .ci/ scripts when missing; .ci/run requires both, a
 # developer's machine without root falls back to skipping those tests with the reason printed.
-PYTEST := $(BIN)/python -m pytest -q -m "not slow" -n auto --dist loadfile --cov --cov-report= --cov-fail-under=0
+# Files go whole to a worker (loadfile: a module's expensive fixture is built once), except in the engine pass,
+# where the five long stateful tests of one file would otherwise keep one worker busy while the other idles.
+PYTEST := $(BIN)/python -m pytest -q -m "not slow" -n auto --cov --cov-report= --cov-fail-under=0
 unit: setup
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m compileall -q -j 0 opdsim tests benchmarks >/dev/null
@@ -72,10 +74,10 @@ unit: setup
 	@if [ -z "$$OPDSIM_TEST_PG_DSN" ]; then \
 		eval "$$(bash .ci/postgres.sh)" || echo "make test: no PostgreSQL; its service tests are skipped" >&2; \
 	fi; \
-	$(PYTEST) && \
+	$(PYTEST) --dist loadfile && \
 	if $(BIN)/python -c "import sys; from opdsim.engine import _build; sys.exit(_build.build() != 'compiled')"; then \
 		echo "== the engine suite again, on the pure-Python build (OPDSIM_PURE=1) =="; \
-		OPDSIM_PURE=1 $(PYTEST) --cov-append tests/engine; \
+		OPDSIM_PURE=1 $(PYTEST) --dist load --cov-append tests/engine; \
 	fi
 	$(BIN)/python -m coverage report --skip-covered --show-missing
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from opdsim.engine import Category, Policy
 from opdsim.scenarios import open_access
 from opdsim.sim.scenario import Scenario
 from opdsim.sim.simulate import simulate
+
+pytestmark = pytest.mark.usefixtures("untraced")  # studies over replications: see tests/conftest.py
 
 REPS = 8
 
