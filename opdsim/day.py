@@ -104,7 +104,13 @@ def _simulate(spec: DaySpec, seed: int, replication: int) -> SimResult:
 def simulate_summary(spec: DaySpec, seed: int = 0, replication: int = 0) -> dict[str, Any]:
     """The ``summary`` row of :func:`simulate` alone, as a plain dict, without building the other frames (what
     a sweep needs from each replication). Equal, value for value, to ``simulate(...).summary.iloc[0]``."""
+    # the day's engine and records are freed when _summary_row returns, before the collector resumes: its first
+    # pass then meets only the few reference cycles left over, not the whole day (15% of a standard day's time)
     with collector_paused():
-        played = play(spec, seed, replication, observe=False)
-        day = day_metrics(played.engine.events, played.population, played, spec.starvation_limit)
-    return {"scenario": spec.name, "seed": seed, "replication": replication, **day.row}
+        row = _summary_row(spec, seed, replication)
+    return {"scenario": spec.name, "seed": seed, "replication": replication, **row}
+
+
+def _summary_row(spec: DaySpec, seed: int, replication: int) -> dict[str, float]:
+    played = play(spec, seed, replication, observe=False)
+    return day_metrics(played.engine.events, played.population, played, spec.starvation_limit).row
