@@ -17,6 +17,7 @@ Local worker processes
 
 from __future__ import annotations
 
+import gc
 import importlib
 import math
 import os
@@ -128,6 +129,10 @@ def _worker_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.getppid() != parent:
         os._exit(1)
+    # The forked worker shares its parent's heap (pandas, SciPy, the scenario: several hundred thousand objects).
+    # Frozen, the cyclic collector never walks them again: no full collection rescans them between days, and the
+    # collector's writes no longer copy the shared pages into the worker's private memory.
+    gc.freeze()
     threading.Thread(target=_watch_parent, args=(parent,), name="opdsim-watchdog", daemon=True).start()
 
 
