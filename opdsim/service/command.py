@@ -9,6 +9,7 @@ missing keys or policy file, a malformed one, a port in use, an unreachable data
 from __future__ import annotations
 
 import errno
+import gc
 import signal
 import socket
 from pathlib import Path
@@ -102,6 +103,10 @@ def _server_class() -> type:
 
         async def startup(self, sockets: list[Any] | None = None) -> None:
             await super().startup(sockets=sockets)
+            # What exists once the app has started (the framework, the models, every replayed day) lives as long
+            # as the server: frozen, the cyclic collector stops rescanning it in each full collection, a pause
+            # that grows with the days held and lands on whichever request triggers it.
+            gc.freeze()
             if self.started and self.ready_line:
                 typer.echo(self.ready_line, err=True)
 
