@@ -87,6 +87,7 @@ slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
 bench: setup
+	@bash .ci/ensure-wrk.sh >/dev/null || echo "make bench: no wrk; the service is loaded from a Python client only" >&2
 	$(BIN)/python -m benchmarks
 
 # Regenerate the regression baseline after an intended change of results (review the diff, then commit it).

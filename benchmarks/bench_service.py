@@ -11,7 +11,12 @@ request against the floor's, all measured in the same run on the same machine:
   from 977 to 341 requests per second as one slot filled);
 - ``book + call-next``: 48 clients booking walk-ins who check in at once, 16 doctors calling and completing.
 
-``OPDSIM_BENCH_REQUESTS`` sets the requests per scenario (default 3000).
+The load generator is wrk (``.ci/ensure-wrk.sh`` installs Debian's package; ``make bench`` runs it) for the
+floor and the two booking scenarios, one wrk thread holding the 64 connections for ``OPDSIM_BENCH_SECONDS``
+(default 10) each. An asyncio client in Python tops out near 250 requests per second on one core, below what the
+servers take, so its figures would measure the client. It still drives the stateful book + call-next mix (each
+doctor completes the token it called), beside a floor measured by the same client; without wrk every scenario
+uses it. ``OPDSIM_BENCH_REQUESTS`` sets its requests per scenario (default 3000).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -40,6 +46,8 @@ from opdsim.service.store import DayRow, Store, database_url
 CLIENTS = 64
 KINDS: Counter[str] = Counter()  # what the failures were
 REQUESTS = int(os.environ.get("OPDSIM_BENCH_REQUESTS", "3000"))
+SECONDS = int(os.environ.get("OPDSIM_BENCH_SECONDS", "10"))
+LUA = Path(__file__).with_name("book.lua")
 DAY = dt.datetime.now(dt.UTC).date().isoformat()  # today, open from midnight UTC: the clock is inside slot 0
 FULL = 20_000
 DOCTORS = [f"dr{i:02d}" for i in range(16)]
@@ -188,6 +196,29 @@ def _mixed(prefix: str) -> Callable[[int], Request]:
     return make
 
 
+def _wrk(url: str, path: str, who: str, template: str, prefix: str) -> tuple[float, int, float, float, int]:
+    """One wrk run of SECONDS against ``url + path``: (elapsed [s], requests, p50 [ms], p99 [ms], failures)."""
+    args = ["wrk", "-t", "1", "-c", str(CLIENTS), "-d", f"{SECONDS}s", "--timeout", "30s", "-s", str(LUA)]
+    args += [url + path, "--", path, "bench-" + who, template, prefix]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    n, elapsed, p50, p99, bad, socket_errors = line.split()[1:]
+    if int(bad) or int(socket_errors):
+        KINDS[f"wrk {prefix}: {bad} 4xx/5xx, {socket_errors} socket errors"] += 1
+    return float(elapsed), int(n), float(p50), float(p99), int(bad) + int(socket_errors)
+
+
+def _wrk_row(name: str, run: tuple[float, int, float, float, int], floor: float | None, cpu: float) -> str:
+    elapsed, n, p50, p99, failures = run
+    per = elapsed / n
+    ratio = "" if floor is None else f"{per / floor:6.2f}x"
+    return f"{name:<24} {n / elapsed:9.0f} {p50:9.1f} {p99:9.1f} {ratio:>9} {1000 * cpu / n:10.2f} {failures:>6}"
+
+
+# the body wrk sends: book.lua puts each request's own id where %s is
+BOOK_BODY = '{"day": "' + DAY + '", "patient": "%s", "category": "WALK_IN", "doctor": "dr00", "slot": 0}'
+
+
 def _cpu(pid: int) -> float:
     """CPU time (user + system) the process has used so far [s] (Linux /proc; 0 elsewhere)."""
     try:
@@ -243,12 +274,13 @@ def main() -> None:
             ]
         )
 
+    header = (
+        f"{'scenario':<24} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'vs floor':>9} {'server cpu':>10} {'errors':>6}"
+    )
+    units = f"{'':<24} {'':>9} {'':>9} {'':>9} {'':>9} {'ms/req':>10}"
+    use_wrk = shutil.which("wrk") is not None
     try:
-        print(f"booking service vs floor: {CLIENTS} clients, {REQUESTS} requests each, loopback, one run")
-        print(
-            f"{'scenario':<24} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'vs floor':>9} {'server cpu':>10} {'errors':>6}"  # noqa: E501
-        )
-        print(f"{'':<24} {'':>9} {'':>9} {'':>9} {'':>9} {'ms/req':>10}")
+        print(f"booking service vs floor: {CLIENTS} concurrent connections on loopback, one run")
         floor_url = start(
             [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_service:floor_app", "--log-level",
              "warning", "--no-access-log", "--host", "127.0.0.1"],
@@ -261,22 +293,43 @@ def main() -> None:
 
             return send
 
-        asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
-        c0 = _cpu(procs[-1].pid)
-        elapsed, lat, fails = asyncio.run(_load(floor_url, floor_make, REQUESTS))
-        floor = elapsed / len(lat)
-        print(_row("floor (commit only)", elapsed, lat, fails, None, _cpu(procs[-1].pid) - c0))
-
-        results = {}
-        for name, prefill in (("book, empty slot", 0), (f"book, {FULL:,} in slot", FULL)):
+        def book_server(prefill: int) -> str:
             db = str(tmp / f"service-{prefill}.sqlite")
             _prefill(db, prefill)
             url = serve(db)
-            asyncio.run(_load(url, _booker("warm"), 300))
+            asyncio.run(_load(url, _booker(f"warm{prefill}-"), 300))  # warm-up
+            return url
+
+        booking = (("book, empty slot", 0), (f"book, {FULL:,} in slot", FULL))
+        results: dict[str, float] = {}
+        if use_wrk:
+            print(f"-- load from wrk, {SECONDS} s per scenario")
+            print(header + "\n" + units)
+            asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
             c0 = _cpu(procs[-1].pid)
-            elapsed, lat, fails = asyncio.run(_load(url, _booker("b"), REQUESTS))
-            results[name] = len(lat) / elapsed
-            print(_row(name, elapsed, lat, fails, floor, _cpu(procs[-1].pid) - c0))
+            run = _wrk(floor_url, "/commit", "desk", '{"i": "%s"}', "floor")
+            floor = run[0] / run[1]
+            print(_wrk_row("floor (commit only)", run, None, _cpu(procs[-1].pid) - c0))
+            for name, prefill in booking:
+                url = book_server(prefill)
+                c0 = _cpu(procs[-1].pid)
+                run = _wrk(url, "/book-token", "desk", BOOK_BODY, f"b{prefill}")
+                results[name] = run[1] / run[0]
+                print(_wrk_row(name, run, floor, _cpu(procs[-1].pid) - c0))
+        print(f"-- load from an asyncio client in Python (httpx), {REQUESTS} requests per scenario")
+        print(header + "\n" + units)
+        asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
+        c0 = _cpu(procs[0].pid)
+        elapsed, lat, fails = asyncio.run(_load(floor_url, floor_make, REQUESTS))
+        floor = elapsed / len(lat)
+        print(_row("floor (commit only)", elapsed, lat, fails, None, _cpu(procs[0].pid) - c0))
+        if not use_wrk:
+            for name, prefill in booking:
+                url = book_server(prefill)
+                c0 = _cpu(procs[-1].pid)
+                elapsed, lat, fails = asyncio.run(_load(url, _booker(f"b{prefill}-"), REQUESTS))
+                results[name] = len(lat) / elapsed
+                print(_row(name, elapsed, lat, fails, floor, _cpu(procs[-1].pid) - c0))
         db = str(tmp / "service-mixed.sqlite")
         _prefill(db, 0)
         url = serve(db)
