@@ -70,7 +70,7 @@ PYTEST := $(BIN)/python -m pytest -q -m "not slow" -n auto --cov --cov-report= -
 unit: setup
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m compileall -q -j 0 opdsim tests benchmarks >/dev/null
-	@bash .ci/ensure-chromium.sh >/dev/null || echo "make test: no Chromium; the report rendering test is skipped" >&2
+	@bash .ci/ensure-deb.sh chromium >/dev/null || echo "make test: no Chromium; the report rendering test is skipped" >&2
 	@if [ -z "$$OPDSIM_TEST_PG_DSN" ]; then \
 		eval "$$(bash .ci/postgres.sh)" || echo "make test: no PostgreSQL; its service tests are skipped" >&2; \
 	fi; \
@@ -87,7 +87,7 @@ slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
 bench: setup
-	@bash .ci/ensure-wrk.sh >/dev/null || echo "make bench: no wrk; the service is loaded from a Python client only" >&2
+	@bash .ci/ensure-deb.sh wrk >/dev/null || echo "make bench: no wrk; the service is loaded from a Python client only" >&2
 	$(BIN)/python -m benchmarks
 
 # Regenerate the regression baseline after an intended change of results (review the diff, then commit it).
@@ -99,7 +99,7 @@ baseline: setup
 
 # Headless Chromium for the report's rendering test (Debian's package; a no-op when installed).
 chromium:
-	.ci/ensure-chromium.sh
+	bash .ci/ensure-deb.sh chromium
 
 # JupyterLab on notebooks/ (the `notebooks` extra), served on 127.0.0.1 only.
 notebooks: setup

@@ -11,7 +11,7 @@ request against the floor's, all measured in the same run on the same machine:
   from 977 to 341 requests per second as one slot filled);
 - ``book + call-next``: 48 clients booking walk-ins who check in at once, 16 doctors calling and completing.
 
-The load generator is wrk (``.ci/ensure-wrk.sh`` installs Debian's package; ``make bench`` runs it) for the
+The load generator is wrk (``.ci/ensure-deb.sh wrk`` installs Debian's package; ``make bench`` runs it) for the
 floor and the two booking scenarios, one wrk thread holding the 64 connections for ``OPDSIM_BENCH_SECONDS``
 (default 10) each. An asyncio client in Python tops out near 250 requests per second on one core, below what the
 servers take, so its figures would measure the client. It still drives the stateful book + call-next mix (each

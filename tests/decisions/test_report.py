@@ -93,7 +93,7 @@ def test_report_without_patient_frames_says_what_it_skipped(study: tuple[Results
     assert "Recommendation" not in page
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium missing: .ci/ensure-chromium.sh")
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium missing: bash .ci/ensure-deb.sh chromium")
 def test_chromium_draws_every_figure(study: tuple[Results, Path], tmp_path: Path) -> None:
     _, folder = study
     out = tmp_path / "report.html"
