@@ -245,9 +245,19 @@ class Backend:
         return self._pool
 
     def _discard_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Drop a broken pool. Its surviving workers are killed first: a worker killed while it held the call
+        queue's lock (an idle worker waiting for work holds it) leaves the others blocked on that lock for good,
+        and the pool's own clean-up, which asks them to stop with SIGTERM and then waits, would spin until the
+        process exits, and then keep it from exiting."""
+        pool = self._pool
+        if pool is None:
+            return
+        # ProcessPoolExecutor has no public list of its processes; without the attribute the kill is skipped
+        processes: dict[int, Any] = getattr(pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
 
     def _run_processes(
         self, config: Mapping[str, Any], key: str, tasks: Sequence[Task], keep: bool
