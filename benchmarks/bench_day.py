@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import cli
 from benchmarks.bench_sim import MIX, RHO, ciw_rate, plain_simpy_day
 from opdsim.day import simulate, simulate_summary
 from opdsim.engine import Category, Policy
@@ -133,4 +134,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

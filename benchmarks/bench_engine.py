@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import time
 
+from benchmarks import cli
 from opdsim.engine import Category, Engine, Policy
 
 SIZES = (100, 1_000, 10_000)
@@ -152,4 +153,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

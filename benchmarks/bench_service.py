@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import httpx
 
+from benchmarks import cli
 from opdsim.engine import Category, Engine
 from opdsim.service.auth import hash_key
 from opdsim.service.store import DayRow, Store, database_url
@@ -348,4 +349,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

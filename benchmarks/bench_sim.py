@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from benchmarks import cli
 from opdsim.engine import Category, Policy
 from opdsim.scenarios import open_access
 from opdsim.sim.population import Population, draw_population
@@ -151,4 +152,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

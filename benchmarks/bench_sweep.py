@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import cli
 from benchmarks.bench_sim import plain_simpy_day
 from opdsim.experiments import replicate
 from opdsim.sim.population import draw_population
@@ -117,4 +118,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)
