@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from opdsim.engine._state import (
     BIG,
@@ -94,31 +94,13 @@ class _Fold:
         self._opens: list[tuple[float, int, int, str]] = []  # (slot start, doctor order, slot, doctor)
         self._waits: list[tuple[float, int, int, _Token]] = []  # (deadline, issue, wait_ver, token)
         self._noshows: list[tuple[float, int, int, _Token]] = []  # (deadline bound, issue, seat_ver, token)
-        self._apply: dict[type, Callable[[Any], None]] = {
-            DoctorAdded: self._on_doctor_added,
-            Booked: self._on_booked,
-            Waitlisted: self._on_waitlisted,
-            Promoted: self._on_promoted,
-            Displaced: self._on_displaced,
-            CapBreached: self._on_cap_breached,
-            Upgraded: self._on_upgraded,
-            CheckedIn: self._on_checked_in,
-            SlotOpened: self._on_slot_opened,
-            Called: self._on_called,
-            Completed: self._on_completed,
-            Cancelled: self._on_cancelled,
-            NoShow: self._on_no_show,
-            Left: self._on_left,
-            SlotsShifted: self._on_slots_shifted,
-            DayClosed: self._on_day_closed,
-        }
 
     # ------------------------------------------------------------------ helpers of the fold
 
     def _emit(self, ev: Event) -> None:
         self._log.append(ev)
         self._last = ev.now  # type: ignore[union-attr]
-        self._apply[type(ev)](ev)
+        HANDLERS[type(ev)](self, ev)
 
     def _deadline(self, tok: _Token) -> float:
         """No-show deadline of a booked token: the later of its slot's start and its seat time, plus grace."""
@@ -403,3 +385,26 @@ class _Fold:
                     self._free_seat(tok, tok.slot)
                 self._end(tok, UNSERVED, now)
         self._closed = True
+
+
+# The handler of each event class. A table of the class's own functions, not of methods bound to each engine: an
+# engine holding its own bound methods would be a reference cycle, so a finished day (the engine, its log and
+# tokens) would wait for the cyclic collector instead of being freed when its last reference goes.
+HANDLERS: Final[dict[type, Callable[[_Fold, Any], None]]] = {
+    DoctorAdded: _Fold._on_doctor_added,
+    Booked: _Fold._on_booked,
+    Waitlisted: _Fold._on_waitlisted,
+    Promoted: _Fold._on_promoted,
+    Displaced: _Fold._on_displaced,
+    CapBreached: _Fold._on_cap_breached,
+    Upgraded: _Fold._on_upgraded,
+    CheckedIn: _Fold._on_checked_in,
+    SlotOpened: _Fold._on_slot_opened,
+    Called: _Fold._on_called,
+    Completed: _Fold._on_completed,
+    Cancelled: _Fold._on_cancelled,
+    NoShow: _Fold._on_no_show,
+    Left: _Fold._on_left,
+    SlotsShifted: _Fold._on_slots_shifted,
+    DayClosed: _Fold._on_day_closed,
+}

@@ -329,15 +329,21 @@ class _Day:
 
     def run(self) -> Engine:
         env = self.env
+        processes = [self.script(), *(self.doctor(d) for d in self.plan.doctors), self.ticker()]
         if self.plan.sample_times is not None:
-            env.process(self.observer([t for t in self.plan.sample_times.tolist() if t >= env.now]))
-        env.process(self.script())
-        for d in self.plan.doctors:
-            env.process(self.doctor(d))
-        env.process(self.ticker())
+            processes.insert(0, self.observer([t for t in self.plan.sample_times.tolist() if t >= env.now]))
+        for process in processes:
+            env.process(process)
         env.run(until=self.plan.close)
-        self.eng.close_day(self.plan.close)
-        return self.eng
+        eng = self.eng
+        eng.close_day(self.plan.close)
+        # The processes still suspended at the close, and the timeouts still scheduled, hold this day in reference
+        # cycles with SimPy's environment. Closing them and letting go of the engine frees the engine, its log and
+        # its tokens as soon as the caller is done with them, instead of at the cyclic collector's next pass.
+        for process in processes:
+            process.close()
+        del self.eng
+        return eng
 
 
 def play_day(plan: DayPlan) -> tuple[Engine, dict[int, str], np.ndarray, np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from typing import Any
 
 import pandas as pd
@@ -89,3 +90,27 @@ def test_only_doctors_whose_queue_changed_are_woken(standard_day: Scenario) -> N
     # a doctor calls once after each consultation, and once after each start, break or wake that finds its
     # queue empty; the old model's wake-all made it 3,557 calls for 1,544 completions (seed 1), this one 2,162
     assert calls["n"] <= 1.5 * completed, (calls["n"], completed)
+
+
+def test_a_played_day_is_freed_without_the_cyclic_collector(standard_day: Scenario) -> None:
+    # the engine holds no methods bound to itself, and the model lets go of it when the day closes: once the caller
+    # drops the engine, reference counting alone frees it with its log (the collector paused throughout)
+    from opdsim.sim.streams import Streams
+
+    plan = standard_day.plan_day(Streams(4, 0)).plan
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        bare = Engine()
+        bare.add_doctor("D1", [(0.0, 60.0, 2)])
+        gone_bare = weakref.ref(bare)
+        del bare
+        played = model.play_day(plan)[0]
+        assert len(played.events) > 500
+        gone_played = weakref.ref(played)
+        del played
+        assert gone_bare() is None, "a bare engine is kept alive by a reference cycle"
+        assert gone_played() is None, "a played day's engine is kept alive by a reference cycle"
+    finally:
+        if collecting:
+            gc.enable()
