@@ -22,7 +22,8 @@ function request()
     return wrk.format("POST", path, headers, string.format(template, id))
 end
 
-local bad = 0
+-- a global of each thread's own Lua state, so that done() can read it with thread:get (a local would be unseen)
+bad = 0
 function response(status, headers, body)
     if status >= 400 then
         bad = bad + 1
