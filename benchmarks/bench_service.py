@@ -49,6 +49,7 @@ KINDS: Counter[str] = Counter()  # what the failures were
 REQUESTS = int(os.environ.get("OPDSIM_BENCH_REQUESTS", "3000"))
 SECONDS = int(os.environ.get("OPDSIM_BENCH_SECONDS", "10"))
 LUA = Path(__file__).with_name("book.lua")
+Run = tuple[float, int, float, float, int]  # one scenario: elapsed [s], requests, p50 [ms], p99 [ms], failures
 DAY = dt.datetime.now(dt.UTC).date().isoformat()  # today, open from midnight UTC: the clock is inside slot 0
 FULL = 20_000
 DOCTORS = [f"dr{i:02d}" for i in range(16)]
@@ -197,7 +198,7 @@ def _mixed(prefix: str) -> Callable[[int], Request]:
     return make
 
 
-def _wrk(url: str, path: str, who: str, template: str, prefix: str) -> tuple[float, int, float, float, int]:
+def _wrk(url: str, path: str, who: str, template: str, prefix: str) -> Run:
     """One wrk run of SECONDS against ``url + path``: (elapsed [s], requests, p50 [ms], p99 [ms], failures)."""
     args = ["wrk", "-t", "1", "-c", str(CLIENTS), "-d", f"{SECONDS}s", "--timeout", "30s", "-s", str(LUA)]
     args += [url + path, "--", path, "bench-" + who, template, prefix]
@@ -209,10 +210,10 @@ def _wrk(url: str, path: str, who: str, template: str, prefix: str) -> tuple[flo
     return float(elapsed), int(n), float(p50), float(p99), int(bad) + int(socket_errors)
 
 
-def _wrk_row(name: str, run: tuple[float, int, float, float, int], floor: float | None, cpu: float) -> str:
+def _row(name: str, run: Run, floor: float | None, cpu: float) -> str:
+    """One line of the table; ``floor`` is the floor's time per request [s], ``cpu`` the server's CPU time [s]."""
     elapsed, n, p50, p99, failures = run
-    per = elapsed / n
-    ratio = "" if floor is None else f"{per / floor:6.2f}x"
+    ratio = "" if floor is None else f"{elapsed / n / floor:6.2f}x"
     return f"{name:<24} {n / elapsed:9.0f} {p50:9.1f} {p99:9.1f} {ratio:>9} {1000 * cpu / n:10.2f} {failures:>6}"
 
 
@@ -229,14 +230,11 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _row(name: str, elapsed: float, lat: list[float], failures: int, floor: float | None, cpu: float) -> str:
+def _client_run(elapsed: float, lat: list[float], failures: int) -> Run:
+    """The figures of one run of the Python client, from its latencies [s]."""
     lat = sorted(lat)
-    p50 = statistics.median(lat) * 1000
-    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000
-    per = elapsed / len(lat)
-    ratio = "" if floor is None else f"{per / floor:6.2f}x"
-    cpu_ms = 1000 * cpu / len(lat)
-    return f"{name:<24} {len(lat) / elapsed:9.0f} {p50:9.1f} {p99:9.1f} {ratio:>9} {cpu_ms:10.2f} {failures:>6}"
+    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+    return elapsed, len(lat), statistics.median(lat) * 1000, p99 * 1000, failures
 
 
 def main() -> None:
@@ -310,33 +308,33 @@ def main() -> None:
             c0 = _cpu(procs[-1].pid)
             run = _wrk(floor_url, "/commit", "desk", '{"i": "%s"}', "floor")
             floor = run[0] / run[1]
-            print(_wrk_row("floor (commit only)", run, None, _cpu(procs[-1].pid) - c0))
+            print(_row("floor (commit only)", run, None, _cpu(procs[-1].pid) - c0))
             for name, prefill in booking:
                 url = book_server(prefill)
                 c0 = _cpu(procs[-1].pid)
                 run = _wrk(url, "/book-token", "desk", BOOK_BODY, f"b{prefill}")
                 results[name] = run[1] / run[0]
-                print(_wrk_row(name, run, floor, _cpu(procs[-1].pid) - c0))
+                print(_row(name, run, floor, _cpu(procs[-1].pid) - c0))
         print(f"-- load from an asyncio client in Python (httpx), {REQUESTS} requests per scenario")
         print(header + "\n" + units)
         asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
         c0 = _cpu(procs[0].pid)
         elapsed, lat, fails = asyncio.run(_load(floor_url, floor_make, REQUESTS))
         floor = elapsed / len(lat)
-        print(_row("floor (commit only)", elapsed, lat, fails, None, _cpu(procs[0].pid) - c0))
+        print(_row("floor (commit only)", _client_run(elapsed, lat, fails), None, _cpu(procs[0].pid) - c0))
         if not use_wrk:
             for name, prefill in booking:
                 url = book_server(prefill)
                 c0 = _cpu(procs[-1].pid)
                 elapsed, lat, fails = asyncio.run(_load(url, _booker(f"b{prefill}-"), REQUESTS))
                 results[name] = len(lat) / elapsed
-                print(_row(name, elapsed, lat, fails, floor, _cpu(procs[-1].pid) - c0))
+                print(_row(name, _client_run(elapsed, lat, fails), floor, _cpu(procs[-1].pid) - c0))
         db = str(tmp / "service-mixed.sqlite")
         _prefill(db, 0)
         url = serve(db)
         c0 = _cpu(procs[-1].pid)
         elapsed, lat, fails = asyncio.run(_load(url, _mixed("m"), REQUESTS))
-        print(_row("book + call-next", elapsed, lat, fails, floor, _cpu(procs[-1].pid) - c0))
+        print(_row("book + call-next", _client_run(elapsed, lat, fails), floor, _cpu(procs[-1].pid) - c0))
         empty, full = results.values()
         print(f"slot holding {FULL:,} tokens vs empty: {full / empty:.2f}x the throughput")
         if KINDS:
