@@ -281,16 +281,21 @@ def test_13_live_starts_at_opening_fits_80x24_and_ends_with_a_summary(tmp_path: 
 # ------------------------------------------------------------------------------------------------ 15, 16
 
 
+def _wait_for_two_workers(running: Running) -> None:
+    """Block until the sweep has said it started and both of its worker processes exist."""
+    running.wait_for(" replications, ")
+    deadline = time.monotonic() + 60
+    while len(children(running.proc.pid)) < 2:
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.05)
+
+
 def test_15_a_worker_killed_mid_sweep_is_replaced_and_nothing_is_lost(tmp_path: Path) -> None:
     path = _sweep(tmp_path, '"policy.aging_threshold" = [1, 3, 5, 8]', reps=60)
     out = tmp_path / "out"
     running = Running("sweep", path, "--out", out, "--workers", 2)
     try:
-        running.wait_for(" replications, ")
-        deadline = time.monotonic() + 60
-        while len(children(running.proc.pid)) < 2:
-            assert time.monotonic() < deadline, "the workers never started"
-            time.sleep(0.05)
+        _wait_for_two_workers(running)
         signal_ = signal.SIGKILL  # as the out-of-memory killer does
         victim = children(running.proc.pid)[0]
         import os
@@ -309,11 +314,7 @@ def test_16_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
     path = _sweep(tmp_path, '"policy.aging_threshold" = [1, 3, 5, 8]', reps=400)
     running = Running("sweep", path, "--out", tmp_path / "out", "--workers", 2)
     try:
-        running.wait_for(" replications, ")
-        deadline = time.monotonic() + 60
-        while len(children(running.proc.pid)) < 2:
-            assert time.monotonic() < deadline, "the workers never started"
-            time.sleep(0.05)
+        _wait_for_two_workers(running)
         workers = children(running.proc.pid)
         running.proc.send_signal(signal.SIGKILL)
         running.proc.wait()
