@@ -1,9 +1,10 @@
 """Pausing Python's cyclic garbage collector while a day is simulated and measured.
 
-A simulated day keeps every token, record and event it creates alive until its frames are built, and makes no
-reference cycles worth collecting. The cyclic collector would still rescan that growing heap every few thousand
-allocations: measured on a 16,000-patient open-access run, it was 60% of the time of the records fold. Reference
-counting still frees everything as usual; only the cycle search waits until the end of the run.
+A simulated day keeps every token, record and event it creates alive until its frames are built. The cyclic
+collector would rescan that growing heap every few thousand allocations: measured on a 16,000-patient open-access
+run, it was 60% of the time of the records fold. Reference counting still frees everything as usual; only the
+cycle search waits until the end of the run, when it finds the few cycles a day leaves (its tokens and their
+doctors, about 1,500 objects on the standard day).
 """
 
 from __future__ import annotations
