@@ -6,6 +6,7 @@ The number in each test's name is the defect's number in the issue.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import time
@@ -296,11 +297,8 @@ def test_15_a_worker_killed_mid_sweep_is_replaced_and_nothing_is_lost(tmp_path: 
     running = Running("sweep", path, "--out", out, "--workers", 2)
     try:
         _wait_for_two_workers(running)
-        signal_ = signal.SIGKILL  # as the out-of-memory killer does
         victim = children(running.proc.pid)[0]
-        import os
-
-        os.kill(victim, signal_)
+        os.kill(victim, signal.SIGKILL)  # as the out-of-memory killer does
         code, _, err = running.finish(limit=300)
     finally:
         running.kill()
