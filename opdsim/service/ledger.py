@@ -47,7 +47,7 @@ from opdsim.engine import (
     UnknownSlot,
     UnknownToken,
 )
-from opdsim.engine.events import EngineStarted
+from opdsim.engine.events import EngineStarted, Event
 from opdsim.service.store import DayRow, StaleStream, Store
 
 __all__ = ["ApiError", "Clock", "Day", "Ledger", "Outcome", "error_body"]
@@ -385,16 +385,20 @@ class Ledger:
         committed = False
         if live:
             try:
+                # per stream, the batch's commands follow one another (each decided on the head the one before it
+                # left): one conditional append of all their events, then one insert of all their answers
+                runs: dict[str, tuple[int, list[Event]]] = {}
+                for p in live:
+                    base, new = runs.setdefault(p.stream, (p.base, []))
+                    if base + len(new) != p.base:
+                        raise StaleStream(p.stream)  # decided on a head this batch does not lead to: retried
+                    new.extend(p.events)
                 with self.store.write() as conn:
-                    heads: dict[str, int | None] = {}
-                    for p in live:
-                        if p.stream not in heads:
-                            heads[p.stream] = self.store.lock_stream(conn, p.stream)
-                        if heads[p.stream] != p.base:
-                            raise StaleStream(p.stream)
-                        heads[p.stream] = self.store.append(conn, p.stream, p.base, p.events)
-                        principal, key, request_hash, status, body = p.answer
-                        self.store.remember(conn, principal, key, request_hash, status, body, p.stream)
+                    for stream, (base, new) in runs.items():
+                        if self.store.lock_stream(conn, stream) != base:
+                            raise StaleStream(stream)
+                        self.store.append(conn, stream, base, new)
+                    self.store.remember_all(conn, [(*p.answer, p.stream) for p in live])
                 committed = True
             except (StaleStream, sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
                 pass  # another instance appended first, or the database was busy: the commands are retried
