@@ -229,9 +229,12 @@ class Ledger:
                 raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
             self._days[stream] = day = loaded
         elif head is not None and head > day.version:
-            for ev in self.store.events_after(conn, stream, day.version):
+            new = self.store.events_after(conn, stream, day.version)
+            for ev in new:
                 day.engine.apply(ev)
-            day.version = head
+            # at least up to head; more where the store shows each statement the latest commits (PostgreSQL's read
+            # committed) and yet another instance appended after head was read
+            day.version += len(new)
         return day
 
     def _current(self, conn: Any, stream: str, head: int) -> Day:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,32 @@ def test_two_ledgers_on_one_file_never_double_book(store: Store) -> None:
         with ledger.reading("2030-03-01") as day:
             assert day.engine.snapshot() == replayed.snapshot()
     other.dispose()
+
+
+def test_catching_up_past_a_stale_head_counts_every_event_applied(store: Store) -> None:
+    """Under PostgreSQL's read committed each statement sees the latest commits, so the events read after the head
+    may run past it; the day's version must count what was applied, or its next append is refused as stale."""
+    ours, theirs = Ledger(store, Policy()), Ledger(store, Policy())
+    ours.setup_day("admin", "k0", "h0", _row(), [("dr_a", [(0.0, 60.0, 10)])])
+
+    def book(patient: str) -> Callable[[Day], tuple[int, dict[str, object]]]:
+        def run(day: Day) -> tuple[int, dict[str, object]]:
+            return 201, {"id": day.engine.book(patient, Category.WALK_IN, "dr_a", now=1).id}
+
+        return run
+
+    with ours.reading("2030-03-01") as day:
+        stale = day.version  # the head as read before the other instance's two bookings
+    theirs.command("2030-03-01", "desk", "t1", "h1", book("p1"))
+    theirs.command("2030-03-01", "desk", "t2", "h2", book("p2"))
+    with store.read() as conn:
+        head = store.head(conn, "2030-03-01")
+        assert head is not None and head > stale + 1
+        day = ours._catch_up(conn, "2030-03-01", stale + 1)  # a head that lags the events it then reads
+    assert day.version == head == day.engine.event_count
+    assert ours.command("2030-03-01", "desk", "o1", "h3", book("p3"))[0] == 201
+    with store.read() as conn:
+        replayed = Engine.replay(store.events_after(conn, "2030-03-01", 0))
+    assert replayed.slots("dr_a")[0].regular == 3
+    with ours.reading("2030-03-01") as day:
+        assert day.engine.snapshot() == replayed.snapshot()
