@@ -237,14 +237,17 @@ class Ledger:
             day.version += len(new)
         return day
 
-    def _current(self, conn: Any, stream: str, head: int) -> Day:
+    def _current(self, stream: str, head: int) -> Day:
         """The day to decide on: caught up with the store, or, while commands wait to commit, ahead of it."""
         with self._guard:
             ahead = self._uncommitted.get(stream, 0) > 0
             day = self._days.get(stream)
         if ahead and day is not None:
             return day
-        return self._catch_up(conn, stream, head)
+        if day is not None and head <= day.version:
+            return day  # nothing to read
+        with self.store.read() as conn:
+            return self._catch_up(conn, stream, head)
 
     @contextmanager
     def reading(self, stream: str) -> Iterator[Day]:
@@ -254,7 +257,7 @@ class Ledger:
                 head = self.store.head(conn, stream)
                 if head is None:
                     raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
-                day = self._current(conn, stream, head)
+            day = self._current(stream, head)
             yield day
 
     # ------------------------------------------------------------------ idempotency
@@ -335,14 +338,12 @@ class Ledger:
         with self._in_flight(principal, key):
             for attempt in range(_RETRIES):
                 with self._lock(stream):
-                    with self.store.read() as conn:
-                        stored = self.store.answered(conn, principal, key)
-                        if stored is not None:
-                            return self._replay_answer(key, request_hash, stored)
-                        head = self.store.head(conn, stream)
-                        if head is None:
-                            raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
-                        day = self._current(conn, stream, head)
+                    stored, head = self.store.lookup(principal, key, stream)
+                    if stored is not None:
+                        return self._replay_answer(key, request_hash, stored)
+                    if head is None:
+                        raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
+                    day = self._current(stream, head)
                     mark = day.engine.event_count
                     try:
                         outcome = run(day)

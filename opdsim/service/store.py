@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from opdsim.engine import Event
 from opdsim.service import codec
@@ -90,6 +91,23 @@ _ANSWERED = sa.select(idempotency.c.request_hash, idempotency.c.status, idempote
 _REMEMBER = idempotency.insert()
 
 
+class _Driver:
+    """A statement compiled once for one dialect, to run on the driver's own cursor: for the two reads every command
+    makes, SQLAlchemy's execution context (events, result wrapping) cost more than the queries themselves."""
+
+    __slots__ = ("names", "sql")
+
+    def __init__(self, statement: sa.sql.ClauseElement, dialect: sa.engine.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = str(compiled)
+        self.names = list(compiled.positiontup or ()) if compiled.positional else None
+
+    def params(self, values: dict[str, Any]) -> Any:
+        """The parameters in the driver's style: a tuple in order (qmark) or the mapping (pyformat)."""
+        return values if self.names is None else tuple(values[n] for n in self.names)
+
+
 class Store:
     """Event store over a SQLAlchemy engine.
 
@@ -127,6 +145,9 @@ class Store:
                 conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
         else:
             self.engine = sa.create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
+        dialect = self.engine.dialect
+        self._answered = _Driver(_ANSWERED, dialect)
+        self._head = _Driver(_HEAD, dialect)
 
     # ------------------------------------------------------------------ schema
 
@@ -180,6 +201,25 @@ class Store:
         """A read-only transaction."""
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def lookup(self, principal: str, key: str, stream: str) -> tuple[IdempotencyRow | None, int | None]:
+        """What a command reads before it decides: the stored answer to ``key`` from ``principal`` (or None) and the
+        head version of ``stream`` (None for an unknown day). Two reads on the driver's cursor, outside a
+        transaction on SQLite (each sees the latest commit); the connection's reset on return ends PostgreSQL's."""
+        conn = self.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            a = self._answered
+            cur.execute(a.sql, a.params({"principal": principal, "key": key}))
+            row = cur.fetchone()
+            h = self._head
+            cur.execute(h.sql, h.params({"stream": stream}))
+            version = cur.fetchone()
+            cur.close()
+        finally:
+            conn.close()
+        answer = None if row is None else IdempotencyRow(row[0], int(row[1]), row[2])
+        return answer, None if version is None else int(version[0])
 
     # ------------------------------------------------------------------ days and events
 
