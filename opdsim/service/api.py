@@ -357,7 +357,7 @@ def create_app(settings: Settings) -> FastAPI:
             return ledger.describe(d)
 
     @app.post("/days/{day}/tick", response_model=Done, responses=ERRORS, tags=["days"], operation_id="tick")
-    def tick(
+    async def tick(
         day: DayPath, key: IdemKey, who: Annotated[Principal, allowed("tick")], body: AtIn | None = None
     ) -> JSONResponse:
         """Let clinic time pass: open slots, apply wait aging, mark overdue no-shows (with ``auto_no_show``)."""
@@ -366,10 +366,12 @@ def create_app(settings: Settings) -> FastAPI:
             d.engine.tick(d.now(at_of(body), clock))
             return 200, {"day": d.row.date, "events": d.engine.event_count}
 
-        return respond(ledger.command(day.isoformat(), who.id, key, request_hash("tick", str(day), body), run))
+        return respond(
+            await ledger.command_async(day.isoformat(), who.id, key, request_hash("tick", str(day), body), run)
+        )
 
     @app.post("/days/{day}/close", response_model=Done, responses=ERRORS, tags=["days"], operation_id="close_day")
-    def close_day(
+    async def close_day(
         day: DayPath, key: IdemKey, who: Annotated[Principal, allowed("close_day")], body: AtIn | None = None
     ) -> JSONResponse:
         """End the day: the patient being seen is completed, every other active token becomes unserved."""
@@ -378,7 +380,9 @@ def create_app(settings: Settings) -> FastAPI:
             d.engine.close_day(d.now(at_of(body), clock))
             return 200, {"day": d.row.date, "events": d.engine.event_count}
 
-        return respond(ledger.command(day.isoformat(), who.id, key, request_hash("close", str(day), body), run))
+        return respond(
+            await ledger.command_async(day.isoformat(), who.id, key, request_hash("close", str(day), body), run)
+        )
 
     # ------------------------------------------------------------------ tokens
 
@@ -390,7 +394,7 @@ def create_app(settings: Settings) -> FastAPI:
         tags=["tokens"],
         operation_id="book_token",
     )
-    def book_token(body: BookIn, key: IdemKey, who: Annotated[Principal, allowed("book_token")]) -> JSONResponse:
+    async def book_token(body: BookIn, key: IdemKey, who: Annotated[Principal, allowed("book_token")]) -> JSONResponse:
         """Book a token: at a doctor (or the one with the earliest estimated call) and slot (or the earliest free).
 
         A patient's key books ONLINE or FOLLOW_UP for its own patient; the desk books WALK_IN, PAID_PRIORITY and
@@ -421,7 +425,7 @@ def create_app(settings: Settings) -> FastAPI:
             )
             return 201, token_json(d, view)
 
-        return respond(ledger.command(body.day.isoformat(), who.id, key, request_hash("book", body), run))
+        return respond(await ledger.command_async(body.day.isoformat(), who.id, key, request_hash("book", body), run))
 
     @app.post(
         "/days/{day}/emergencies",
@@ -431,7 +435,7 @@ def create_app(settings: Settings) -> FastAPI:
         tags=["tokens"],
         operation_id="emergency",
     )
-    def emergency(
+    async def emergency(
         day: DayPath, body: EmergencyIn, key: IdemKey, who: Annotated[Principal, allowed("emergency")]
     ) -> JSONResponse:
         """Insert an emergency: seated and checked in at once, callable before everyone else."""
@@ -440,10 +444,12 @@ def create_app(settings: Settings) -> FastAPI:
             view = d.engine.emergency(body.patient, body.doctor, now=d.now(body.at, clock))
             return 201, token_json(d, view)
 
-        return respond(ledger.command(day.isoformat(), who.id, key, request_hash("emergency", str(day), body), run))
+        return respond(
+            await ledger.command_async(day.isoformat(), who.id, key, request_hash("emergency", str(day), body), run)
+        )
 
     def token_command(operation: str, action: Callable[[Engine, str, float], None], doc: str) -> None:
-        def handler(
+        async def handler(
             day: DayPath,
             token: TokenPath,
             key: IdemKey,
@@ -456,7 +462,7 @@ def create_app(settings: Settings) -> FastAPI:
                 return 200, token_json(d, d.engine.token(token))
 
             h = request_hash(operation, str(day), token, body)
-            return respond(ledger.command(day.isoformat(), who.id, key, h, run))
+            return respond(await ledger.command_async(day.isoformat(), who.id, key, h, run))
 
         handler.__doc__ = doc
         handler.__name__ = operation
@@ -480,7 +486,7 @@ def create_app(settings: Settings) -> FastAPI:
         tags=["doctors"],
         operation_id="call_next",
     )
-    def call_next(
+    async def call_next(
         day: DayPath,
         doctor: DoctorPath,
         key: IdemKey,
@@ -495,7 +501,7 @@ def create_app(settings: Settings) -> FastAPI:
             return 200, {"day": d.row.date, "doctor": doctor, "token": None if view is None else token_json(d, view)}
 
         h = request_hash("call_next", str(day), doctor, body)
-        return respond(ledger.command(day.isoformat(), who.id, key, h, run))
+        return respond(await ledger.command_async(day.isoformat(), who.id, key, h, run))
 
     @app.post(
         "/days/{day}/doctors/{doctor}/delay",
@@ -504,7 +510,7 @@ def create_app(settings: Settings) -> FastAPI:
         tags=["doctors"],
         operation_id="delay",
     )
-    def delay(
+    async def delay(
         day: DayPath, doctor: DoctorPath, body: DelayIn, key: IdemKey, who: Annotated[Principal, allowed("delay")]
     ) -> JSONResponse:
         """The doctor runs late: their slots not started shift later, the running one ends later."""
@@ -515,7 +521,7 @@ def create_app(settings: Settings) -> FastAPI:
             return 200, ledger.describe(d)
 
         h = request_hash("delay", str(day), doctor, body)
-        return respond(ledger.command(day.isoformat(), who.id, key, h, run))
+        return respond(await ledger.command_async(day.isoformat(), who.id, key, h, run))
 
     # ------------------------------------------------------------------ reads
 

@@ -17,16 +17,22 @@ not at all, in the order they were decided. If the append or the commit fails (a
 the database refused), the in-memory engine holds events the store does not, so it is dropped and rebuilt from the
 store, and every command decided on it is retried from step 2 (none was answered). Reads are served from the
 in-memory day and may show a command a few milliseconds before its commit is acknowledged.
+
+Waiting: :meth:`Ledger.command` blocks its thread until the commit; :meth:`Ledger.command_async`, which the HTTP
+endpoints use, decides on the event loop (SQLite) and awaits the commit, so that no thread is held per request
+and the committer wakes the loop once per batch. Measured under 64 concurrent connections, the thread per request
+(FastAPI's thread pool for a blocking endpoint) cost more CPU than the engine, the store and the response together.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,6 +62,31 @@ Clock = Callable[[], dt.datetime]
 Outcome = tuple[int, dict[str, Any]]
 
 _RETRIES = 20
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait before deciding a refused command again."""
+    return min(0.001 * 2.0**attempt, 0.05)
+
+
+def _contention(stream: str) -> ApiError:
+    return ApiError(503, "contention", f"day {stream!r}: could not append after {_RETRIES} attempts")
+
+
+def _resolve(waiters: list[asyncio.Future[None]]) -> None:
+    """Wake the requests awaiting a batch's commit (on their loop)."""
+    for w in waiters:
+        if not w.done():
+            w.set_result(None)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _releasing(release: Callable[[], None]) -> Callable[[asyncio.Future[None]], None]:
+    """A done-callback that releases a key once its command's commit ended."""
+    return lambda _: release()
 
 
 class ApiError(Exception):
@@ -136,6 +167,8 @@ class _Pending:
     base: int  # the stream version its events follow
     events: list[Any]
     answer: tuple[str, str, str, int, str]  # principal, key, request hash, status, response body
+    outcome: Outcome
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None  # an async request's wake-up
     done: threading.Event = field(default_factory=threading.Event)
     committed: bool = False
     error: BaseException | None = None
@@ -264,16 +297,25 @@ class Ledger:
 
     @contextmanager
     def _in_flight(self, principal: str, key: str) -> Iterator[None]:
+        release = self._claim(principal, key)
+        try:
+            yield
+        finally:
+            release()
+
+    def _claim(self, principal: str, key: str) -> Callable[[], None]:
+        """Mark the key in flight (409 if it already is); returns what releases it."""
         token = (principal, key)
         with self._guard:
             if token in self._inflight:
                 raise ApiError(409, "in_flight", f"Idempotency-Key {key!r}: a request with this key is in progress")
             self._inflight.add(token)
-        try:
-            yield
-        finally:
+
+        def release() -> None:
             with self._guard:
                 self._inflight.discard(token)
+
+        return release
 
     @staticmethod
     def _replay_answer(key: str, request_hash: str, stored: Any) -> Outcome:
@@ -337,42 +379,99 @@ class Ledger:
         """
         with self._in_flight(principal, key):
             for attempt in range(_RETRIES):
-                with self._lock(stream):
-                    stored, head = self.store.lookup(principal, key, stream)
-                    if stored is not None:
-                        return self._replay_answer(key, request_hash, stored)
-                    if head is None:
-                        raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
-                    day = self._current(stream, head)
-                    mark = day.engine.event_count
-                    try:
-                        outcome = run(day)
-                    except OpdsimError as exc:
-                        outcome = error_body(exc)
-                    except ApiError as exc:
-                        outcome = exc.status, exc.body()
-                    except BaseException:
-                        self._drop(stream)  # an unexpected failure: trust only the store
-                        raise
-                    new = day.engine.events_since(mark)
-                    pending = _Pending(
-                        stream,
-                        self._epochs.get(stream, 0),
-                        day.version,
-                        list(new),
-                        (principal, key, request_hash, outcome[0], json.dumps(outcome[1])),
-                    )
-                    day.version += len(new)
-                    with self._guard:
-                        self._uncommitted[stream] = self._uncommitted.get(stream, 0) + 1
-                    self._committer.submit(pending)
-                pending.done.wait()
-                if pending.error is not None:
-                    raise pending.error
-                if pending.committed:
-                    return outcome
-                time.sleep(min(0.001 * 2**attempt, 0.05))  # the store refused the batch: decide again
-            raise ApiError(503, "contention", f"day {stream!r}: could not append after {_RETRIES} attempts")
+                decided = self._decide(stream, principal, key, request_hash, run, None)
+                if not isinstance(decided, _Pending):
+                    return decided
+                decided.done.wait()
+                if decided.error is not None:
+                    raise decided.error
+                if decided.committed:
+                    return decided.outcome
+                time.sleep(_backoff(attempt))  # the store refused the batch: decide again
+            raise _contention(stream)
+
+    async def command_async(
+        self,
+        stream: str,
+        principal: str,
+        key: str,
+        request_hash: str,
+        run: Callable[[Day], Outcome],
+    ) -> Outcome:
+        """:meth:`command` for an event loop: on SQLite the request awaits its commit instead of holding a thread.
+
+        The command is decided on the loop itself (the engine call and two reads of a local file take tens of
+        microseconds, less than a hop to a worker thread and back), and the committer wakes the loop once per
+        batch. A request cancelled while its command commits (the client went away) keeps its key in flight until
+        the commit ends. On PostgreSQL, whose reads cross the network, :meth:`command` runs in a worker thread.
+        """
+        if not self.store.sqlite:
+            return await asyncio.to_thread(self.command, stream, principal, key, request_hash, run)
+        loop = asyncio.get_running_loop()
+        release = self._claim(principal, key)
+        try:
+            for attempt in range(_RETRIES):
+                waiter = loop.create_future()
+                decided = self._decide(stream, principal, key, request_hash, run, (loop, waiter))
+                if not isinstance(decided, _Pending):
+                    return decided
+                try:
+                    await asyncio.shield(waiter)
+                except asyncio.CancelledError:
+                    waiter.add_done_callback(_releasing(release))
+                    release = _nothing
+                    raise
+                if decided.error is not None:
+                    raise decided.error
+                if decided.committed:
+                    return decided.outcome
+                await asyncio.sleep(_backoff(attempt))
+            raise _contention(stream)
+        finally:
+            release()
+
+    def _decide(
+        self,
+        stream: str,
+        principal: str,
+        key: str,
+        request_hash: str,
+        run: Callable[[Day], Outcome],
+        waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None,
+    ) -> Outcome | _Pending:
+        """Steps 2-5 of the module docstring: the stored answer, or the command decided and handed to the committer."""
+        with self._lock(stream):
+            stored, head = self.store.lookup(principal, key, stream)
+            if stored is not None:
+                return self._replay_answer(key, request_hash, stored)
+            if head is None:
+                raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
+            day = self._current(stream, head)
+            mark = day.engine.event_count
+            try:
+                outcome = run(day)
+            except OpdsimError as exc:
+                outcome = error_body(exc)
+            except ApiError as exc:
+                outcome = exc.status, exc.body()
+            except BaseException:
+                self._drop(stream)  # an unexpected failure: trust only the store
+                raise
+            new = day.engine.events_since(mark)
+            pending = _Pending(
+                stream,
+                self._epochs.get(stream, 0),
+                day.version,
+                list(new),
+                (principal, key, request_hash, outcome[0], json.dumps(outcome[1])),
+                outcome,
+                waiter,
+            )
+            day.version += len(new)
+            with self._guard:
+                self._uncommitted[stream] = self._uncommitted.get(stream, 0) + 1
+            self._committer.submit(pending)
+            return pending
 
     def _drop(self, stream: str) -> None:
         """Forget the in-memory day: it is rebuilt from the store; commands decided on it are retried."""
@@ -411,12 +510,18 @@ class Ledger:
             if not committed:
                 for stream in {p.stream for p in live}:
                     self._drop(stream)
+        wake: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for p in batch:
             with self._guard:
                 self._uncommitted[p.stream] -= 1
             p.committed = committed and p in live
             p.error = error if p in live else None
             p.done.set()
+            if p.waiter is not None:
+                wake.setdefault(p.waiter[0], []).append(p.waiter[1])
+        for loop, waiters in wake.items():
+            with suppress(RuntimeError):  # the loop closed (server shutdown): nobody is waiting
+                loop.call_soon_threadsafe(_resolve, waiters)
         del stale
 
     # ------------------------------------------------------------------ views

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -228,3 +230,41 @@ def test_catching_up_past_a_stale_head_counts_every_event_applied(store: Store) 
     assert replayed.slots("dr_a")[0].regular == 3
     with ours.reading("2030-03-01") as day:
         assert day.engine.snapshot() == replayed.snapshot()
+
+
+def test_an_async_command_cancelled_while_it_commits_keeps_its_key_until_the_commit(store: Store) -> None:
+    """A client that goes away mid-commit must not free its key early: a retry would decide the command twice."""
+    ledger = Ledger(store, Policy())
+    ledger.setup_day("admin", "k0", "h0", _row(), [("dr_a", [(0.0, 60.0, 10)])])
+    gate = threading.Event()
+    commit = ledger._committer._commit
+
+    def held(batch: list[Any]) -> None:
+        gate.wait(10)
+        commit(batch)
+
+    ledger._committer._commit = held
+
+    def run(day: Day) -> tuple[int, dict[str, object]]:
+        return 201, {"id": day.engine.book("p1", Category.WALK_IN, "dr_a", now=1).id}
+
+    async def scenario() -> tuple[int, dict[str, object]]:
+        first = asyncio.create_task(ledger.command_async("2030-03-01", "desk", "k1", "h1", run))
+        await asyncio.sleep(0.05)  # decided, and waiting for the held commit
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        with pytest.raises(ApiError) as busy:
+            await ledger.command_async("2030-03-01", "desk", "k1", "h1", run)
+        assert busy.value.status == 409 and busy.value.code == "in_flight"
+        gate.set()
+        for _ in range(200):  # the commit ends and frees the key
+            await asyncio.sleep(0.01)
+            if ("desk", "k1") not in ledger._inflight:
+                break
+        return await ledger.command_async("2030-03-01", "desk", "k1", "h1", run)
+
+    assert asyncio.run(scenario()) == (201, {"id": "T1"})  # the first answer, replayed: booked once
+    with store.read() as conn:
+        replayed = Engine.replay(store.events_after(conn, "2030-03-01", 0))
+    assert replayed.slots("dr_a")[0].regular == 1
