@@ -384,6 +384,16 @@ class _Fold:
                 if tok.slot is not None:  # an unserved token holds no seat; its view keeps the slot it had
                     self._free_seat(tok, tok.slot)
                 self._end(tok, UNSERVED, now)
+        # Every token has ended: no queue, waitlist or displacement heap has a use any more. Emptied, they no longer
+        # hold tokens that hold their doctor, so a closed day is freed by reference counting alone (about 1,500
+        # objects of a standard day that the cyclic collector would otherwise have to find).
+        for doc in self._doc_list:
+            doc.by_pos.clear()
+            for heap in doc.wl:
+                heap.clear()
+            for s in doc.slots:
+                s.pending.clear()
+                s.displaceable.clear()
         self._closed = True
 
 

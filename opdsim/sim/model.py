@@ -57,7 +57,7 @@ class _Clock(simpy.Environment):
 
     ``skip_to(t)`` is what ``yield env.timeout(t - env.now)`` would do when no event is scheduled before ``t``
     (and none at ``t``, which would otherwise run first): it sets the clock to ``t`` at once and saves two
-    scheduled events. It is the one place that writes SimPy's clock.
+    scheduled events. It and :meth:`discard_pending` are the one place that touches SimPy's internals.
     """
 
     def skip_to(self, t: float) -> bool:
@@ -66,6 +66,11 @@ class _Clock(simpy.Environment):
             self._now = t
             return True
         return False
+
+    def discard_pending(self) -> None:
+        """Drop every event still scheduled (the day is over): their callbacks hold the model, which holds this
+        environment, so left in place they would keep the day alive until the cyclic collector found them."""
+        self._queue.clear()
 
 
 class DoctorPlan:
@@ -332,8 +337,7 @@ class _Day:
         processes = [self.script(), *(self.doctor(d) for d in self.plan.doctors), self.ticker()]
         if self.plan.sample_times is not None:
             processes.insert(0, self.observer([t for t in self.plan.sample_times.tolist() if t >= env.now]))
-        for process in processes:
-            env.process(process)
+        running = [env.process(process) for process in processes]
         env.run(until=self.plan.close)
         eng = self.eng
         eng.close_day(self.plan.close)
@@ -342,6 +346,10 @@ class _Day:
         # its tokens as soon as the caller is done with them, instead of at the cyclic collector's next pass.
         for process in processes:
             process.close()
+        for proc in running:  # a suspended process and the event it waits for refer to each other
+            if proc.is_alive and proc.target is not None and proc.target.callbacks is not None:
+                proc.target.callbacks.clear()
+        env.discard_pending()
         del self.eng
         return eng
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -945,6 +947,30 @@ def test_close_day_frees_every_seat(make_engine: Make) -> None:
     eng.close_day(10)
     s0 = eng.slots("D1")[0]
     assert (s0.regular, s0.emergencies) == (0, 0)
+
+
+def test_a_closed_day_is_freed_by_reference_counting(make_engine: Make) -> None:
+    """At the close no queue, waitlist, early check-in or displacement heap keeps a token (each holds its doctor,
+    which would hold it back): dropping the engine frees it all, and the cyclic collector finds nothing."""
+    collecting = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        eng = make_engine([(0, 60, 2), (60, 120, 2)])
+        a = eng.book("A", C.ONLINE, "D1", now=0)
+        eng.book("B", C.ONLINE, "D1", now=0)
+        assert eng.book("W", C.ONLINE, "D1", now=0, slot=0).state is S.WAITLISTED  # a waitlist entry
+        eng.check_in(eng.book("P", C.ONLINE, "D1", now=0, slot=1).id, now=1)  # checked in before its slot opens
+        eng.emergency("E", "D1", now=2)  # the booked tokens become displaceable
+        eng.check_in(a.id, now=3)  # a callable token
+        eng.close_day(10)
+        gone = weakref.ref(eng)
+        del eng
+        assert gone() is None
+        assert gc.collect() == 0
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @pytest.mark.parametrize(

@@ -114,3 +114,22 @@ def test_a_played_day_is_freed_without_the_cyclic_collector(standard_day: Scenar
     finally:
         if collecting:
             gc.enable()
+
+
+def test_a_played_day_leaves_nothing_for_the_cyclic_collector(standard_day: Scenario) -> None:
+    # nor do its tokens and doctors (emptied queues at the close), its SimPy environment or its suspended
+    # processes and patience timers: a sweep's collector finds no garbage at all from the days it played
+    from opdsim.sim.streams import Streams
+
+    plan = standard_day.plan_day(Streams(4, 1)).plan
+    collecting = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        played = model.play_day(plan)
+        assert played[0].closed and len(played[0].events) > 500
+        del played
+        assert gc.collect() == 0
+    finally:
+        if collecting:
+            gc.enable()
