@@ -5,7 +5,8 @@ noisy; the ratios, taken within each round, are the figures to read):
 
 * the day's play alone (``play_day`` on a pre-built plan) and ``simulate_summary`` (the sweep's task) against
   the plain-SimPy day of the same pre-drawn patients; targets <= 1.5x and <= 2.0x;
-* the cost per present patient of the day's play at 3, 30 and 100 doctors; target: 100 within 1.5x of 3;
+* the cost per present patient of the day's play at 3, 30 and 100 doctors, with the walk-in and emergency rates
+  as they are (per clinic) and scaled with the doctors (the same day per doctor); target: 100 within 1.5x of 3;
 * the five-category open-access model against Ciw on the same M/M/1 priority model; target: at least as fast;
 * the engine build in use (pure Python or compiled).
 """
@@ -19,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,9 +80,24 @@ def day_against_plain(scenario: Scenario, days: int = 8) -> tuple[float, float, 
     return med(play_t), med(summ_t), med(plain_t), r_play, r_summ
 
 
-def per_patient(scenario: Scenario, counts: tuple[int, ...] = (3, 30, 100)) -> dict[int, float]:
-    """Microseconds of play per present patient, median over alternated rounds, at each doctor count."""
-    specs = {n: scenario.replace({"doctors.count": n}) for n in counts}
+def per_patient(scenario: Scenario, counts: tuple[int, ...] = (3, 30, 100), same_mix: bool = False) -> dict[int, float]:
+    """Microseconds of play per present patient, median over alternated rounds, at each doctor count.
+
+    Bookings are per doctor and slot, so they grow with the doctors; the walk-in and emergency rates are per
+    clinic, so without ``same_mix`` a 100-doctor day is mostly booked patients (a third of the standard day's
+    tokens are walk-ins, 2% at 100 doctors). ``same_mix`` scales those rates with the doctors too, so each
+    doctor count plays the same day per doctor and only the engine's scaling differs.
+    """
+
+    def at(n: int) -> Scenario:
+        changes: dict[str, Any] = {"doctors.count": n}
+        if same_mix:
+            f = n / scenario.doctors.count
+            changes["demand.walk_in.rate_per_hour"] = [r * f for r in scenario.demand.walk_in.rate_per_hour]
+            changes["demand.emergency.rate_per_hour"] = scenario.demand.emergency.rate_per_hour * f
+        return scenario.replace(changes)
+
+    specs = {n: at(n) for n in counts}
     present = {}
     for n, spec in specs.items():
         plan = spec.plan_day(Streams(1, 0)).plan
@@ -121,6 +138,11 @@ def main() -> None:
     print(f"  ratio simulate_summary / plain {statistics.median(r_summ):5.2f}  (target <= 2.0)")
     print("== day: microseconds of play per present patient ==")
     pp = per_patient(scenario)
+    for n, us in pp.items():
+        print(f"  {n:>4} doctors  {us:7.1f} us/patient")
+    print(f"  ratio 100 / 3 doctors {pp[100] / pp[3]:5.2f}  (target <= 1.5)")
+    print("== day: the same, walk-in and emergency rates scaled with the doctors (the same day per doctor) ==")
+    pp = per_patient(scenario, same_mix=True)
     for n, us in pp.items():
         print(f"  {n:>4} doctors  {us:7.1f} us/patient")
     print(f"  ratio 100 / 3 doctors {pp[100] / pp[3]:5.2f}  (target <= 1.5)")
