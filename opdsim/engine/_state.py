@@ -112,7 +112,7 @@ class _Doctor:
         # waitlist: one lazy heap per requested slot; key (0, displaced order) or (1, rank, waitlist order)
         self.wl: list[list[tuple[tuple[int, ...], _Token]]] = [[] for _ in slots]
         self.wl_count = 0
-        self.dirty = False  # the doctor choice has not yet re-read this doctor since it changed
+        self.dirty = 0  # the doctor choice's own marks (which of its entries it has not re-read since a change)
 
     def mean_consult(self, slot: _Slot) -> float:
         if self.consult_n:

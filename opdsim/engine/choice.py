@@ -23,14 +23,16 @@ free) and ``X`` (tokens ahead times the mean) do not depend on ``now``. While ``
 doctor sits in a "now" heap keyed by ``X`` (the order of ``now + X`` is the order of ``X``). The answer is the
 better of the two heads. A doctor's entries are rebuilt when its state changes (the engine's fold calls
 :meth:`touch`) or at the next instant its entries stop being right (``T`` is reached, or the slot they assumed
-ends); older entries are skipped when they surface (a version number per doctor).
+ends); older entries are skipped when they surface (a version number per doctor). The booking, emergency and
+waitlist entries are three families, each rebuilt only when a choice of its kind is asked for: in a large clinic
+most doctors change between two walk-ins, and a walk-in's choice then rebuilds only their booking entries.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from opdsim.engine._state import INF, _Doctor
 
@@ -171,11 +173,26 @@ class ScanChoice:
 # heap entries: (key..., id, version, doctor); (id, version) is unique within a heap, so a doctor is never compared
 _EmEntry = tuple[float, int, str, int, _Doctor]
 _BookEntry = tuple[float, str, int, _Doctor]
+_Timer = tuple[float, str, int, _Doctor]  # (instant the entries go stale, id, version, doctor)
+
+# The index keeps three families of entries, each rebuilt only when a choice needs it: a walk-in's booking does
+# not pay for the emergency and waitlist entries of every doctor that changed since the last choice.
+_BOOK: Final = 1
+_EM: Final = 2
+_WL: Final = 4
+_ALL: Final = 7
 
 
 def _doc(entry: tuple[Any, ...]) -> _Doctor:
     doc: _Doctor = entry[-1]
     return doc
+
+
+def _fresh(heap: list[Any], ver: dict[str, int]) -> list[Any]:
+    """The heap without its stale entries."""
+    kept = [e for e in heap if ver[e[-1].id] == e[-2]]
+    heapq.heapify(kept)
+    return kept
 
 
 class EarliestCall:
@@ -186,22 +203,37 @@ class EarliestCall:
         "_book_now",
         "_book_ranks",
         "_count",
-        "_dirty",
+        "_dirty_book",
+        "_dirty_em",
+        "_dirty_wl",
+        "_docs",
         "_em_later",
         "_em_now",
         "_er",
         "_only",
-        "_timers",
-        "_ver",
+        "_pushes",
+        "_timers_book",
+        "_timers_em",
+        "_ver_book",
+        "_ver_em",
+        "_ver_wl",
         "_wl",
     )
 
     def __init__(self, ranks: Sequence[int], emergency_rank: int) -> None:
         self._er = emergency_rank
-        self._ver: dict[str, int] = {}
         self._count = 0  # doctors
-        self._dirty: list[_Doctor] = []
-        self._timers: list[tuple[float, str, int, _Doctor]] = []  # (instant the entries go stale, id, version)
+        self._docs: list[_Doctor] = []
+        # per family: the doctors changed since its entries were built, and each doctor's entry version
+        self._dirty_book: list[_Doctor] = []
+        self._dirty_em: list[_Doctor] = []
+        self._dirty_wl: list[_Doctor] = []
+        self._ver_book: dict[str, int] = {}
+        self._ver_em: dict[str, int] = {}
+        self._ver_wl: dict[str, int] = {}
+        self._pushes = [0, 0, 0]  # entries pushed per family (book, em, wl) since its heaps were last compacted
+        self._timers_book: list[_Timer] = []
+        self._timers_em: list[_Timer] = []
         self._em_now: list[_EmEntry] = []  # key (callable emergencies x mean, callable tokens)
         self._em_later: list[_EmEntry] = []  # key (expected free + emergencies x mean, callable tokens)
         # booking heaps per rank, built on the first booking of that rank
@@ -212,57 +244,111 @@ class EarliestCall:
         self._only: _Doctor | None = None  # the one doctor of a one-doctor clinic: no index is needed
 
     def add(self, doctor: _Doctor) -> None:
-        self._ver[doctor.id] = 0
+        for ver in (self._ver_book, self._ver_em, self._ver_wl):
+            ver[doctor.id] = 0
+        self._docs.append(doctor)
         self._count += 1
         self._only = doctor if self._count == 1 else None
+        doctor.dirty = 0
         self.touch(doctor)
 
     def touch(self, doctor: _Doctor) -> None:
-        if not doctor.dirty:
-            doctor.dirty = True
-            self._dirty.append(doctor)
+        d = doctor.dirty
+        if d != _ALL:
+            if not d & _BOOK:
+                self._dirty_book.append(doctor)
+            if not d & _EM:
+                self._dirty_em.append(doctor)
+            if not d & _WL:
+                self._dirty_wl.append(doctor)
+            doctor.dirty = _ALL
 
-    def _refresh(self, now: float) -> None:
-        timers = self._timers
-        ver = self._ver
+    def _mark(self, doc: _Doctor, family: int, dirty: list[_Doctor]) -> None:
+        if not doc.dirty & family:
+            doc.dirty |= family
+            dirty.append(doc)
+
+    # -- the booking family
+
+    def _refresh_book(self, now: float) -> None:
+        timers = self._timers_book
+        ver = self._ver_book
+        dirty = self._dirty_book
         while timers and timers[0][0] <= now:
             _, did, v, doc = heapq.heappop(timers)
             if ver[did] == v:
-                self.touch(doc)
-        if self._dirty:
-            if len(self._wl) > 8 * self._count + 64:
-                self._compact()
-            for doc in self._dirty:
-                doc.dirty = False
-                self._index(doc, now)
-            self._dirty.clear()
+                self._mark(doc, _BOOK, dirty)
+        if dirty:
+            if self._pushes[0] > 8 * self._count + 64:
+                for r in self._book_ranks:
+                    self._book_now[r] = _fresh(self._book_now[r], ver)
+                    self._book_later[r] = _fresh(self._book_later[r], ver)
+                self._timers_book = _fresh(self._timers_book, ver)
+                self._pushes[0] = 0
+            for doc in dirty:
+                doc.dirty &= ~_BOOK
+                self._index_book(doc, now)
+            dirty.clear()
 
-    def _compact(self) -> None:
-        """Drop stale entries (each heap would otherwise grow with every change)."""
-        ver = self._ver
-
-        def fresh(heap: list[Any]) -> list[Any]:
-            kept = [e for e in heap if ver[e[-1].id] == e[-2]]
-            heapq.heapify(kept)
-            return kept
-
-        self._em_now = fresh(self._em_now)
-        self._em_later = fresh(self._em_later)
-        self._wl = fresh(self._wl)
-        self._timers = fresh(self._timers)
-        for r in self._book_ranks:
-            self._book_now[r] = fresh(self._book_now[r])
-            self._book_later[r] = fresh(self._book_later[r])
-
-    def _index(self, doc: _Doctor, now: float) -> None:
+    def _index_book(self, doc: _Doctor, now: float) -> None:
         did = doc.id
-        v = self._ver[did] + 1
-        self._ver[did] = v
-        stale = INF  # the next instant at which these entries stop being right
+        v = self._ver_book[did] + 1
+        self._ver_book[did] = v
+        free = None
+        for s in doc.slots:
+            if s.end > now and s.regular + s.emerg < s.cap:
+                free = s
+                break
+        if free is None or not self._book_ranks:
+            return
+        self._pushes[0] += 1
+        m = doc.consult_sum / doc.consult_n if doc.consult_n else (free.end - free.start) / free.cap
+        later = now < free.start
+        # the entries hold until the slot starts (their key changes form) or ends (another slot is the free one)
+        heapq.heappush(self._timers_book, (free.start if later else free.end, did, v, doc))
+        trees = doc.trees
+        busy = 1 if doc.busy is not None else 0
+        for rank in self._book_ranks:
+            ahead = busy
+            for r, tree in trees:
+                if r > rank:
+                    break
+                ahead += tree.cnt[1]
+            if later:
+                heapq.heappush(self._book_later[rank], (free.start + ahead * m, did, v, doc))
+            else:
+                heapq.heappush(self._book_now[rank], (ahead * m, did, v, doc))
+
+    # -- the emergency family
+
+    def _refresh_em(self, now: float) -> None:
+        timers = self._timers_em
+        ver = self._ver_em
+        dirty = self._dirty_em
+        while timers and timers[0][0] <= now:
+            _, did, v, doc = heapq.heappop(timers)
+            if ver[did] == v:
+                self._mark(doc, _EM, dirty)
+        if dirty:
+            if self._pushes[1] > 8 * self._count + 64:
+                self._em_now = _fresh(self._em_now, ver)
+                self._em_later = _fresh(self._em_later, ver)
+                self._timers_em = _fresh(self._timers_em, ver)
+                self._pushes[1] = 0
+            for doc in dirty:
+                doc.dirty &= ~_EM
+                self._index_em(doc, now)
+            dirty.clear()
+
+    def _index_em(self, doc: _Doctor, now: float) -> None:
+        did = doc.id
+        v = self._ver_em[did] + 1
+        self._ver_em[did] = v
+        self._pushes[1] += 1
+        stale = INF  # the next instant at which this entry stops being right
         ntok = 0
         for _, tree in doc.trees:
             ntok += tree.cnt[1]
-        # emergency
         slots = doc.slots
         eidx = len(slots) - 1
         for s in slots:
@@ -278,49 +364,42 @@ class EarliestCall:
                 stale = es.end  # the next slot becomes the emergency slot, with its own mean
         em = len(doc.tree_of[self._er]) * mean
         busy = doc.busy
+        entry: _EmEntry = (em, ntok, did, v, doc)
         if busy is not None:
             assert busy.called_at is not None
             expected = busy.called_at + mean
             if expected > now:
-                heapq.heappush(self._em_later, (expected + em, ntok, did, v, doc))
+                entry = (expected + em, ntok, did, v, doc)
+                heapq.heappush(self._em_later, entry)
                 if expected < stale:
                     stale = expected
             else:
-                heapq.heappush(self._em_now, (em, ntok, did, v, doc))
+                heapq.heappush(self._em_now, entry)
         else:
-            heapq.heappush(self._em_now, (em, ntok, did, v, doc))
-        # booking
-        free = None
-        for s in slots:
-            if s.end > now and s.regular + s.emerg < s.cap:
-                free = s
-                break
-        if free is not None and self._book_ranks:
-            m = doc.consult_sum / doc.consult_n if doc.consult_n else (free.end - free.start) / free.cap
-            later = now < free.start
-            edge = free.start if later else free.end
-            if edge < stale:
-                stale = edge
-            trees = doc.trees
-            for rank in self._book_ranks:
-                ahead = 0
-                for r, tree in trees:
-                    if r > rank:
-                        break
-                    ahead += tree.cnt[1]
-                if busy is not None:
-                    ahead += 1
-                if later:
-                    heapq.heappush(self._book_later[rank], (free.start + ahead * m, did, v, doc))
-                else:
-                    heapq.heappush(self._book_now[rank], (ahead * m, did, v, doc))
-        heapq.heappush(self._wl, (doc.wl_count, did, v, doc))
+            heapq.heappush(self._em_now, entry)
         if stale < INF:
-            heapq.heappush(self._timers, (stale, did, v, doc))
+            heapq.heappush(self._timers_em, (stale, did, v, doc))
 
-    def _head(self, heap: list[Any], excluded: Excluded | None) -> tuple[Any, ...] | None:
+    # -- the waitlist family (no entry goes stale with time)
+
+    def _refresh_wl(self) -> None:
+        dirty = self._dirty_wl
+        if dirty:
+            ver = self._ver_wl
+            if self._pushes[2] > 8 * self._count + 64:
+                self._wl = _fresh(self._wl, ver)
+                self._pushes[2] = 0
+            self._pushes[2] += len(dirty)
+            for doc in dirty:
+                doc.dirty &= ~_WL
+                did = doc.id
+                v = ver[did] + 1
+                ver[did] = v
+                heapq.heappush(self._wl, (doc.wl_count, did, v, doc))
+            dirty.clear()
+
+    def _head(self, heap: list[Any], ver: dict[str, int], excluded: Excluded | None) -> tuple[Any, ...] | None:
         """The first entry of ``heap`` that is current and not excluded (excluded ones are put back)."""
-        ver = self._ver
         aside = []
         found: tuple[Any, ...] | None = None
         while heap:
@@ -341,9 +420,9 @@ class EarliestCall:
     def for_emergency(self, now: float) -> _Doctor:
         if self._only is not None:
             return self._only
-        self._refresh(now)
-        a = self._head(self._em_now, None)
-        b = self._head(self._em_later, None)
+        self._refresh_em(now)
+        a = self._head(self._em_now, self._ver_em, None)
+        b = self._head(self._em_later, self._ver_em, None)
         if a is None:
             assert b is not None
             return _doc(b)
@@ -359,11 +438,11 @@ class EarliestCall:
             self._book_ranks.append(rank)
             self._book_now[rank] = []
             self._book_later[rank] = []
-            for doc in [e[-1] for e in self._wl if self._ver[e[-1].id] == e[-2]]:
-                self.touch(doc)  # rebuild every doctor's entries, now for this rank too
-        self._refresh(now)
-        a = self._head(self._book_now[rank], excluded)
-        b = self._head(self._book_later[rank], excluded)
+            for doc in self._docs:  # rebuild every doctor's booking entries, now for this rank too
+                self._mark(doc, _BOOK, self._dirty_book)
+        self._refresh_book(now)
+        a = self._head(self._book_now[rank], self._ver_book, excluded)
+        b = self._head(self._book_later[rank], self._ver_book, excluded)
         if a is None:
             return None if b is None else _doc(b)
         if b is not None and (b[0], b[1]) < (now + a[0], a[1]):
@@ -374,6 +453,6 @@ class EarliestCall:
         only = self._only
         if only is not None:
             return None if excluded(only) else only
-        self._refresh(now)
-        e = self._head(self._wl, excluded)
+        self._refresh_wl()
+        e = self._head(self._wl, self._ver_wl, excluded)
         return None if e is None else _doc(e)
