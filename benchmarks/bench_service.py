@@ -1,22 +1,24 @@
 """The booking service under load, beside the stack's floor (``python -m benchmarks.bench_service``).
 
-Every server runs in its own process on 127.0.0.1; the load comes from this process, 64 concurrent clients
-(httpx, asyncio) on loopback. Printed per scenario: requests per second, p50 and p99 latency [ms], and the time per
-request against the floor's, all measured in the same run on the same machine:
+Every server runs in its own process on 127.0.0.1; the load comes from separate processes, 64 concurrent
+connections on loopback. Printed per scenario: requests per second, p50 and p99 latency [ms], the time per request
+against the floor's, and the server's CPU time per request, all measured in the same run on the same machine:
 
 - ``floor``: a minimal FastAPI app whose one endpoint commits one row to SQLite (the same SQLAlchemy engine
   settings as the service: WAL, synchronous=FULL) and does nothing else;
 - ``book, empty slot``: ``POST /book-token`` into one doctor's slot that starts empty;
 - ``book, 20,000 in slot``: the same into a slot that already holds 20,000 tokens (the original service fell
   from 977 to 341 requests per second as one slot filled);
-- ``book + call-next``: 48 clients booking walk-ins who check in at once, 16 doctors calling and completing.
+- ``mix``: 48 connections booking walk-ins who check in at once (the engine chooses the doctor) while 16
+  doctors call their next patient and complete them; a row for each side and one for all 64 together (its p50
+  and p99 the worse of the two sides').
 
-The load generator is wrk (``.ci/ensure-deb.sh wrk`` installs Debian's package; ``make bench`` runs it) for the
-floor and the two booking scenarios, one wrk thread holding the 64 connections for ``OPDSIM_BENCH_SECONDS``
-(default 10) each. An asyncio client in Python tops out near 250 requests per second on one core, below what the
-servers take, so its figures would measure the client. It still drives the stateful book + call-next mix (each
-doctor completes the token it called), beside a floor measured by the same client; without wrk every scenario
-uses it. ``OPDSIM_BENCH_REQUESTS`` sets its requests per scenario (default 3000).
+The load generator is wrk (``.ci/ensure-deb.sh wrk`` installs Debian's package; ``make bench`` runs it) for
+``OPDSIM_BENCH_SECONDS`` (default 10) per scenario: ``book.lua`` posts one body per request, one wrk thread holding
+the connections; ``doctor.lua`` runs one thread per doctor, each on its own connection, so that each remembers the
+token it called and completes it. Without wrk an asyncio client in Python (httpx) drives every scenario
+(``OPDSIM_BENCH_REQUESTS`` requests each, default 3000); it tops out near 250 requests per second on one core, so
+its figures measure the client more than the servers.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ KINDS: Counter[str] = Counter()  # what the failures were
 REQUESTS = int(os.environ.get("OPDSIM_BENCH_REQUESTS", "3000"))
 SECONDS = int(os.environ.get("OPDSIM_BENCH_SECONDS", "10"))
 LUA = Path(__file__).with_name("book.lua")
+DOCTOR_LUA = Path(__file__).with_name("doctor.lua")
 Run = tuple[float, int, float, float, int]  # one scenario: elapsed [s], requests, p50 [ms], p99 [ms], failures
 DAY = dt.datetime.now(dt.UTC).date().isoformat()  # today, open from midnight UTC: the clock is inside slot 0
 FULL = 20_000
@@ -198,16 +201,41 @@ def _mixed(prefix: str) -> Callable[[int], Request]:
     return make
 
 
-def _wrk(url: str, path: str, who: str, template: str, prefix: str) -> Run:
-    """One wrk run of SECONDS against ``url + path``: (elapsed [s], requests, p50 [ms], p99 [ms], failures)."""
-    args = ["wrk", "-t", "1", "-c", str(CLIENTS), "-d", f"{SECONDS}s", "--timeout", "30s", "-s", str(LUA)]
-    args += [url + path, "--", path, "bench-" + who, template, prefix]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+def _wrk_command(url: str, script: Path, connections: int, threads: int, args: list[str]) -> list[str]:
+    """The wrk command line of one run of SECONDS against ``url`` (script arguments after ``--``)."""
+    return ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{SECONDS}s", "--timeout", "30s",
+            "-s", str(script), url, "--", *args]  # fmt: skip
+
+
+def _wrk_result(out: str, prefix: str) -> Run:
+    """(elapsed [s], requests, p50 [ms], p99 [ms], failures) from the RESULT line the scripts print."""
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     n, elapsed, p50, p99, bad, socket_errors = line.split()[1:]
     if int(bad) or int(socket_errors):
         KINDS[f"wrk {prefix}: {bad} 4xx/5xx, {socket_errors} socket errors"] += 1
     return float(elapsed), int(n), float(p50), float(p99), int(bad) + int(socket_errors)
+
+
+def _wrk(url: str, path: str, who: str, template: str, prefix: str, connections: int = CLIENTS) -> Run:
+    """One wrk run posting ``template`` bodies to ``url + path``, one thread holding ``connections``."""
+    args = _wrk_command(url + path, LUA, connections, 1, [path, "bench-" + who, template, prefix])
+    return _wrk_result(subprocess.run(args, capture_output=True, text=True, check=True).stdout, prefix)
+
+
+def _wrk_mixed(url: str, prefix: str) -> tuple[Run, Run]:
+    """Walk-ins booked and checked in at the desk (48 connections, the engine choosing the doctor) while 16 doctors
+    call and complete (one wrk thread and connection each, so that each remembers the token it called): the two
+    wrk runs side by side, (bookings, doctors)."""
+    doctors = len(DOCTORS)
+    desk = _wrk_command(url + "/book-token", LUA, CLIENTS - doctors, 1,
+                        ["/book-token", "bench-desk", WALK_IN_BODY, prefix + "b"])  # fmt: skip
+    calls = _wrk_command(url, DOCTOR_LUA, doctors, doctors, [DAY, prefix + "d"])
+    running = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for cmd in (desk, calls)]
+    outs = [proc.communicate()[0] for proc in running]
+    for proc, cmd in zip(running, (desk, calls), strict=True):
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return _wrk_result(outs[0], prefix + " desk"), _wrk_result(outs[1], prefix + " doctors")
 
 
 def _row(name: str, run: Run, floor: float | None, cpu: float) -> str:
@@ -219,6 +247,7 @@ def _row(name: str, run: Run, floor: float | None, cpu: float) -> str:
 
 # the body wrk sends: book.lua puts each request's own id where %s is
 BOOK_BODY = '{"day": "' + DAY + '", "patient": "%s", "category": "WALK_IN", "doctor": "dr00", "slot": 0}'
+WALK_IN_BODY = '{"day": "' + DAY + '", "patient": "%s", "category": "WALK_IN", "check_in": true}'
 
 
 def _cpu(pid: int) -> float:
@@ -301,6 +330,12 @@ def main() -> None:
 
         booking = (("book, empty slot", 0), (f"book, {FULL:,} in slot", FULL))
         results: dict[str, float] = {}
+
+        def mixed_server() -> str:
+            db = str(tmp / "service-mixed.sqlite")
+            _prefill(db, 0)
+            return serve(db)
+
         if use_wrk:
             print(f"-- load from wrk, {SECONDS} s per scenario")
             print(header + "\n" + units)
@@ -315,26 +350,34 @@ def main() -> None:
                 run = _wrk(url, "/book-token", "desk", BOOK_BODY, f"b{prefill}")
                 results[name] = run[1] / run[0]
                 print(_row(name, run, floor, _cpu(procs[-1].pid) - c0))
-        print(f"-- load from an asyncio client in Python (httpx), {REQUESTS} requests per scenario")
-        print(header + "\n" + units)
-        asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
-        c0 = _cpu(procs[0].pid)
-        elapsed, lat, fails = asyncio.run(_load(floor_url, floor_make, REQUESTS))
-        floor = elapsed / len(lat)
-        print(_row("floor (commit only)", _client_run(elapsed, lat, fails), None, _cpu(procs[0].pid) - c0))
-        if not use_wrk:
+            url = mixed_server()
+            c0 = _cpu(procs[-1].pid)
+            desk, doctors = _wrk_mixed(url, "m")
+            cpu = (_cpu(procs[-1].pid) - c0) / (desk[1] + doctors[1])  # the server's, per request of either kind
+            print(_row("mix: walk-ins (48 conn)", desk, None, cpu * desk[1]))
+            print(_row("mix: doctors (16 conn)", doctors, None, cpu * doctors[1]))
+            n = desk[1] + doctors[1]
+            both = max(desk[0], doctors[0]), n, max(desk[2], doctors[2]), max(desk[3], doctors[3]), desk[4] + doctors[4]
+            print(_row("mix: all 64 (worse p's)", both, floor, cpu * n))
+        else:
+            print(f"-- no wrk: load from an asyncio client in Python (httpx), {REQUESTS} requests per scenario")
+            print("   (it tops out near 250 requests/s on one core: these figures measure the client)")
+            print(header + "\n" + units)
+            asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
+            c0 = _cpu(procs[0].pid)
+            elapsed, lat, fails = asyncio.run(_load(floor_url, floor_make, REQUESTS))
+            floor = elapsed / len(lat)
+            print(_row("floor (commit only)", _client_run(elapsed, lat, fails), None, _cpu(procs[0].pid) - c0))
             for name, prefill in booking:
                 url = book_server(prefill)
                 c0 = _cpu(procs[-1].pid)
                 elapsed, lat, fails = asyncio.run(_load(url, _booker(f"b{prefill}-"), REQUESTS))
                 results[name] = len(lat) / elapsed
                 print(_row(name, _client_run(elapsed, lat, fails), floor, _cpu(procs[-1].pid) - c0))
-        db = str(tmp / "service-mixed.sqlite")
-        _prefill(db, 0)
-        url = serve(db)
-        c0 = _cpu(procs[-1].pid)
-        elapsed, lat, fails = asyncio.run(_load(url, _mixed("m"), REQUESTS))
-        print(_row("book + call-next", _client_run(elapsed, lat, fails), floor, _cpu(procs[-1].pid) - c0))
+            url = mixed_server()
+            c0 = _cpu(procs[-1].pid)
+            elapsed, lat, fails = asyncio.run(_load(url, _mixed("m"), REQUESTS))
+            print(_row("book + call-next", _client_run(elapsed, lat, fails), floor, _cpu(procs[-1].pid) - c0))
         empty, full = results.values()
         print(f"slot holding {FULL:,} tokens vs empty: {full / empty:.2f}x the throughput")
         if KINDS:
