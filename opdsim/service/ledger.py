@@ -84,6 +84,14 @@ def _nothing() -> None:
     pass
 
 
+def _settled(pending: _Pending) -> Outcome | None:
+    """A command whose commit ended: its outcome, or None to decide it again (the store refused the batch); the
+    store's unexpected error is raised."""
+    if pending.error is not None:
+        raise pending.error
+    return pending.outcome if pending.committed else None
+
+
 def _releasing(release: Callable[[], None]) -> Callable[[asyncio.Future[None]], None]:
     """A done-callback that releases a key once its command's commit ended."""
     return lambda _: release()
@@ -383,10 +391,9 @@ class Ledger:
                 if not isinstance(decided, _Pending):
                     return decided
                 decided.done.wait()
-                if decided.error is not None:
-                    raise decided.error
-                if decided.committed:
-                    return decided.outcome
+                outcome = _settled(decided)
+                if outcome is not None:
+                    return outcome
                 time.sleep(_backoff(attempt))  # the store refused the batch: decide again
             raise _contention(stream)
 
@@ -421,10 +428,9 @@ class Ledger:
                     waiter.add_done_callback(_releasing(release))
                     release = _nothing
                     raise
-                if decided.error is not None:
-                    raise decided.error
-                if decided.committed:
-                    return decided.outcome
+                outcome = _settled(decided)
+                if outcome is not None:
+                    return outcome
                 await asyncio.sleep(_backoff(attempt))
             raise _contention(stream)
         finally:
