@@ -261,34 +261,34 @@ class Ledger:
                         self._days[stream] = day
         return len(streams)
 
-    def _catch_up(self, conn: Any, stream: str, head: int | None) -> Day:
-        """The day's engine brought up to ``head`` (the caller holds the stream's lock)."""
+    def _catch_up(self, conn: Any, stream: str) -> Day:
+        """The day loaded from the store, or its engine brought up with the events appended since its version (the
+        caller holds the stream's lock)."""
         day = self._days.get(stream)
         if day is None:
-            loaded = self._load(conn, stream) if head is not None else None
+            loaded = self._load(conn, stream)
             if loaded is None:
                 raise ApiError(404, "unknown_day", f"unknown day {stream!r}: set it up first (POST /days)")
             self._days[stream] = day = loaded
-        elif head is not None and head > day.version:
+        else:
             new = self.store.events_after(conn, stream, day.version)
             for ev in new:
                 day.engine.apply(ev)
-            # at least up to head; more where the store shows each statement the latest commits (PostgreSQL's read
-            # committed) and yet another instance appended after head was read
+            # every event read counts: where the store shows each statement the latest commits (PostgreSQL's read
+            # committed), more may have been appended than the head the caller read
             day.version += len(new)
         return day
 
     def _current(self, stream: str, head: int) -> Day:
-        """The day to decide on: caught up with the store, or, while commands wait to commit, ahead of it."""
+        """The day to decide on: caught up with the store (read only when its head is past the day), or, while
+        commands wait to commit, ahead of it."""
         with self._guard:
             ahead = self._uncommitted.get(stream, 0) > 0
             day = self._days.get(stream)
-        if ahead and day is not None:
+        if day is not None and (ahead or head <= day.version):
             return day
-        if day is not None and head <= day.version:
-            return day  # nothing to read
         with self.store.read() as conn:
-            return self._catch_up(conn, stream, head)
+            return self._catch_up(conn, stream)
 
     @contextmanager
     def reading(self, stream: str) -> Iterator[Day]:
