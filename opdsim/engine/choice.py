@@ -268,16 +268,19 @@ class EarliestCall:
             doc.dirty |= family
             dirty.append(doc)
 
-    # -- the booking family
-
-    def _refresh_book(self, now: float) -> None:
-        timers = self._timers_book
-        ver = self._ver_book
-        dirty = self._dirty_book
+    def _expire(self, timers: list[_Timer], ver: dict[str, int], family: int, dirty: list[_Doctor], now: float) -> None:
+        """Mark for rebuilding the doctors whose entries of ``family`` have gone stale by ``now``."""
         while timers and timers[0][0] <= now:
             _, did, v, doc = heapq.heappop(timers)
             if ver[did] == v:
-                self._mark(doc, _BOOK, dirty)
+                self._mark(doc, family, dirty)
+
+    # -- the booking family
+
+    def _refresh_book(self, now: float) -> None:
+        ver = self._ver_book
+        dirty = self._dirty_book
+        self._expire(self._timers_book, ver, _BOOK, dirty, now)
         if dirty:
             if self._pushes[0] > 8 * self._count + 64:
                 for r in self._book_ranks:
@@ -322,13 +325,9 @@ class EarliestCall:
     # -- the emergency family
 
     def _refresh_em(self, now: float) -> None:
-        timers = self._timers_em
         ver = self._ver_em
         dirty = self._dirty_em
-        while timers and timers[0][0] <= now:
-            _, did, v, doc = heapq.heappop(timers)
-            if ver[did] == v:
-                self._mark(doc, _EM, dirty)
+        self._expire(self._timers_em, ver, _EM, dirty, now)
         if dirty:
             if self._pushes[1] > 8 * self._count + 64:
                 self._em_now = _fresh(self._em_now, ver)
