@@ -105,7 +105,7 @@ def simulate_summary(spec: DaySpec, seed: int = 0, replication: int = 0) -> dict
     """The ``summary`` row of :func:`simulate` alone, as a plain dict, without building the other frames (what
     a sweep needs from each replication). Equal, value for value, to ``simulate(...).summary.iloc[0]``."""
     # the day's engine and records are freed when _summary_row returns, before the collector resumes: its first
-    # pass then meets only the few reference cycles left over, not the whole day (15% of a standard day's time)
+    # pass then does not traverse the whole day (15% of a standard day's time when it did)
     with collector_paused():
         row = _summary_row(spec, seed, replication)
     return {"scenario": spec.name, "seed": seed, "replication": replication, **row}
