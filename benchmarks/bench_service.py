@@ -216,9 +216,9 @@ def _wrk_result(out: str, prefix: str) -> Run:
     return float(elapsed), int(n), float(p50), float(p99), int(bad) + int(socket_errors)
 
 
-def _wrk(url: str, path: str, who: str, template: str, prefix: str, connections: int = CLIENTS) -> Run:
-    """One wrk run posting ``template`` bodies to ``url + path``, one thread holding ``connections``."""
-    args = _wrk_command(url + path, LUA, connections, 1, [path, "bench-" + who, template, prefix])
+def _wrk(url: str, path: str, who: str, template: str, prefix: str) -> Run:
+    """One wrk run posting ``template`` bodies to ``url + path``, one thread holding the CLIENTS connections."""
+    args = _wrk_command(url + path, LUA, CLIENTS, 1, [path, "bench-" + who, template, prefix])
     return _wrk_result(subprocess.run(args, capture_output=True, text=True, check=True).stdout, prefix)
 
 
@@ -328,30 +328,46 @@ def main() -> None:
             asyncio.run(_load(url, _booker(f"warm{prefill}-"), 300))  # warm-up
             return url
 
-        booking = (("book, empty slot", 0), (f"book, {FULL:,} in slot", FULL))
-        results: dict[str, float] = {}
-
         def mixed_server() -> str:
             db = str(tmp / "service-mixed.sqlite")
             _prefill(db, 0)
             return serve(db)
 
+        def client_floor() -> Run:
+            return _client_run(*asyncio.run(_load(floor_url, floor_make, REQUESTS)))
+
+        def client_booking(url: str, prefill: int) -> Run:
+            return _client_run(*asyncio.run(_load(url, _booker(f"b{prefill}-"), REQUESTS)))
+
+        def wrk_floor() -> Run:
+            return _wrk(floor_url, "/commit", "desk", '{"i": "%s"}', "floor")
+
+        def wrk_booking(url: str, prefill: int) -> Run:
+            return _wrk(url, "/book-token", "desk", BOOK_BODY, f"b{prefill}")
+
         if use_wrk:
             print(f"-- load from wrk, {SECONDS} s per scenario")
-            print(header + "\n" + units)
-            asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
+            load_floor, load_booking = wrk_floor, wrk_booking
+        else:
+            print(f"-- no wrk: load from an asyncio client in Python (httpx), {REQUESTS} requests per scenario")
+            print("   (it tops out near 250 requests/s on one core: these figures measure the client)")
+            load_floor, load_booking = client_floor, client_booking
+        print(header + "\n" + units)
+        asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
+        c0 = _cpu(procs[0].pid)
+        run = load_floor()
+        floor = run[0] / run[1]
+        print(_row("floor (commit only)", run, None, _cpu(procs[0].pid) - c0))
+        results: dict[str, float] = {}
+        for name, prefill in (("book, empty slot", 0), (f"book, {FULL:,} in slot", FULL)):
+            url = book_server(prefill)
             c0 = _cpu(procs[-1].pid)
-            run = _wrk(floor_url, "/commit", "desk", '{"i": "%s"}', "floor")
-            floor = run[0] / run[1]
-            print(_row("floor (commit only)", run, None, _cpu(procs[-1].pid) - c0))
-            for name, prefill in booking:
-                url = book_server(prefill)
-                c0 = _cpu(procs[-1].pid)
-                run = _wrk(url, "/book-token", "desk", BOOK_BODY, f"b{prefill}")
-                results[name] = run[1] / run[0]
-                print(_row(name, run, floor, _cpu(procs[-1].pid) - c0))
-            url = mixed_server()
-            c0 = _cpu(procs[-1].pid)
+            run = load_booking(url, prefill)
+            results[name] = run[1] / run[0]
+            print(_row(name, run, floor, _cpu(procs[-1].pid) - c0))
+        url = mixed_server()
+        c0 = _cpu(procs[-1].pid)
+        if use_wrk:
             desk, doctors = _wrk_mixed(url, "m")
             cpu = (_cpu(procs[-1].pid) - c0) / (desk[1] + doctors[1])  # the server's, per request of either kind
             print(_row("mix: walk-ins (48 conn)", desk, None, cpu * desk[1]))
@@ -360,24 +376,8 @@ def main() -> None:
             both = max(desk[0], doctors[0]), n, max(desk[2], doctors[2]), max(desk[3], doctors[3]), desk[4] + doctors[4]
             print(_row("mix: all 64 (worse p's)", both, floor, cpu * n))
         else:
-            print(f"-- no wrk: load from an asyncio client in Python (httpx), {REQUESTS} requests per scenario")
-            print("   (it tops out near 250 requests/s on one core: these figures measure the client)")
-            print(header + "\n" + units)
-            asyncio.run(_load(floor_url, floor_make, 300))  # warm-up
-            c0 = _cpu(procs[0].pid)
-            elapsed, lat, fails = asyncio.run(_load(floor_url, floor_make, REQUESTS))
-            floor = elapsed / len(lat)
-            print(_row("floor (commit only)", _client_run(elapsed, lat, fails), None, _cpu(procs[0].pid) - c0))
-            for name, prefill in booking:
-                url = book_server(prefill)
-                c0 = _cpu(procs[-1].pid)
-                elapsed, lat, fails = asyncio.run(_load(url, _booker(f"b{prefill}-"), REQUESTS))
-                results[name] = len(lat) / elapsed
-                print(_row(name, _client_run(elapsed, lat, fails), floor, _cpu(procs[-1].pid) - c0))
-            url = mixed_server()
-            c0 = _cpu(procs[-1].pid)
-            elapsed, lat, fails = asyncio.run(_load(url, _mixed("m"), REQUESTS))
-            print(_row("book + call-next", _client_run(elapsed, lat, fails), floor, _cpu(procs[-1].pid) - c0))
+            run = _client_run(*asyncio.run(_load(url, _mixed("m"), REQUESTS)))
+            print(_row("book + call-next", run, floor, _cpu(procs[-1].pid) - c0))
         empty, full = results.values()
         print(f"slot holding {FULL:,} tokens vs empty: {full / empty:.2f}x the throughput")
         if KINDS:
