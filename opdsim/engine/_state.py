@@ -7,8 +7,8 @@ These classes are private to :mod:`opdsim.engine`; the public reading of them is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import Sequence
+from typing import Any, Final
 
 from opdsim.engine._tree import RankTree
 from opdsim.engine.errors import InvalidRequest
@@ -31,18 +31,7 @@ __all__ = [
     "_Slot",
     "_Token",
     "check_time",
-    "mypyc_attr",
 ]
-
-_C = TypeVar("_C")
-
-try:  # the compiled build reads this decorator; the pure engine needs only the standard library
-    from mypy_extensions import mypyc_attr
-except ImportError:  # pragma: no cover - mypy_extensions comes with mypy, a development dependency
-
-    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_C], _C]:
-        return lambda cls: cls
-
 
 BIG: Final = 1 << 40  # bypass threshold of a token that aging will not upgrade (counts still kept)
 INF: Final = math.inf

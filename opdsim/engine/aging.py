@@ -8,14 +8,13 @@ the tokens whose remaining count fell to zero are due. Wait aging is driven by t
 
 from __future__ import annotations
 
-from opdsim.engine._state import _Doctor, mypyc_attr
+from opdsim.engine._state import _Doctor
 from opdsim.engine.events import Upgraded
 from opdsim.engine.rebalance import _Rebalance
 
 __all__: list[str] = []
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class _Aging(_Rebalance):
     def _upgrade_bypassed(self, doc: _Doctor, called_rank: int, now: float) -> None:
         target = self._aging.target

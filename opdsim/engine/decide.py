@@ -1,20 +1,31 @@
-"""The decisions of the hot operations, after the public boundary (:mod:`opdsim.engine.engine`) checked ``now``
-and the argument types: booking, emergencies, check-in, calling and completing.
+"""The decisions of every operation, after the public boundary (:mod:`opdsim.engine.engine`) checked the
+argument types: booking, emergencies, check-in, calling, completing, cancelling, no-shows, leaving, delays,
+ticks and the close of day.
 
-These are compiled in the mypyc build; identifiers that come straight from the caller (a doctor or token id)
-are typed ``object`` and looked up by :meth:`_doctor` / :meth:`_token`, which raise the engine's own errors for
-any value.
+:class:`_Decide` is the engine's whole state and logic, one native class in the compiled build. The public
+:class:`~opdsim.engine.engine.Engine` holds one (it is not a subclass): mypyc calls the methods of a native
+instance directly, whereas on an instance of an interpreted subclass every call between them would go through
+Python's method lookup. Values that come straight from the caller (``now``, a doctor or token id) are typed
+``object`` and checked here by :meth:`_begin`, :meth:`_doctor` and :meth:`_token`, which raise the engine's own
+errors for any value (a native function typed ``float`` or ``str`` would raise a bare ``TypeError``, or take
+``True`` as 1.0).
 """
 
 from __future__ import annotations
 
-from opdsim.engine._state import BOOKED, CALLED, EMERGENCY, WAITLISTED, _Doctor, mypyc_attr
+import math
+from typing import Final, SupportsFloat
+
+from opdsim.engine._state import BOOKED, CALLED, CHECKED_IN, EMERGENCY, INF, WAITLISTED, _Doctor
 from opdsim.engine.choice import emergency_slot
 from opdsim.engine.errors import (
     BookingRejected,
+    DayClosedError,
     DuplicateBooking,
     IdempotencyConflict,
+    InvalidRequest,
     InvalidTransition,
+    TimeWentBackwards,
     UnknownDoctor,
 )
 from opdsim.engine.events import (
@@ -24,8 +35,12 @@ from opdsim.engine.events import (
     CapBreached,
     CheckedIn,
     Completed,
+    DayClosed,
     Displaced,
+    Left,
+    NoShow,
     Rejected,
+    SlotsShifted,
     Waitlisted,
 )
 from opdsim.engine.types import Category, TokenView
@@ -33,9 +48,35 @@ from opdsim.engine.views import _Views
 
 __all__: list[str] = []
 
+_NAN: Final = math.nan
 
-@mypyc_attr(allow_interpreted_subclasses=True)
+
+def _minutes(value: object) -> float:
+    """``value`` as a float if it is a finite number (a bool is not), else NaN."""
+    if isinstance(value, float):  # the common case first
+        return float(value) if -INF < value < INF else _NAN
+    if isinstance(value, bool) or not isinstance(value, int | SupportsFloat):
+        return _NAN
+    try:  # an int, or another number type (NumPy's, Decimal, Fraction)
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return _NAN
+    return f if -INF < f < INF else _NAN
+
+
 class _Decide(_Views):
+    def _begin(self, now: object) -> float:
+        """``now`` as a float [min], or the engine's error: the day is closed, ``now`` is not a finite number, or
+        it is earlier than the last change of state."""
+        if self._closed:
+            raise DayClosedError(f"the day was closed at {self._last:g} min; no further calls")
+        value = _minutes(now)
+        if value != value:  # NaN: not a finite number
+            raise InvalidRequest(f"now: {now!r} is not a finite number of minutes")
+        if value < self._last:
+            raise TimeWentBackwards(f"now {value:g} min is earlier than {self._last:g} min, the last change of state")
+        return value
+
     def _book_at(
         self,
         patient: str,
@@ -171,3 +212,63 @@ class _Decide(_Views):
             raise InvalidTransition(f"complete: token {tok.id} is {tok.state.value}, not called")
         self._advance(now)
         self._emit(Completed(now, tok.id))
+
+    def _cancel_at(self, token_id: object, now: float) -> None:
+        tok = self._token(token_id)
+        if tok.state not in (BOOKED, WAITLISTED, CHECKED_IN):
+            raise InvalidTransition(f"cancel: token {tok.id} is {tok.state.value}; only tokens not yet called")
+        self._advance(now)
+        freed = [] if tok.slot is None else [(tok.doctor, tok.slot)]
+        self._emit(Cancelled(now, tok.id, "cancel"))
+        self._refill(freed, now)
+
+    def _no_show_at(self, token_id: object, now: float) -> None:
+        tok = self._token(token_id)
+        if tok.state is not BOOKED:
+            raise InvalidTransition(f"no_show: token {tok.id} is {tok.state.value}, not booked with a seat")
+        deadline = self._deadline(tok)
+        if now < deadline:
+            raise InvalidTransition(f"no_show: token {tok.id} has until {deadline:g} min to check in (now {now:g} min)")
+        self._advance(now)
+        freed = [(tok.doctor, tok.slot)] if tok.slot is not None else []
+        self._emit(NoShow(now, tok.id))
+        self._refill(freed, now)
+
+    def _leave_at(self, token_id: object, now: float) -> None:
+        tok = self._token(token_id)
+        if tok.checked_in_at is None or tok.state not in (CHECKED_IN, WAITLISTED):
+            raise InvalidTransition(
+                f"leave: token {tok.id} is {tok.state.value}; only checked-in patients not yet called can leave"
+            )
+        self._advance(now)
+        freed = [] if tok.slot is None else [(tok.doctor, tok.slot)]
+        self._emit(Left(now, tok.id))
+        self._refill(freed, now)
+
+    def _delay_at(self, doc: _Doctor, minutes: float, now: float) -> None:
+        if minutes < 0:
+            raise InvalidRequest(f"delay doctor {doc.id!r}: minutes {minutes:g} is negative")
+        if minutes == 0:
+            return
+        self._advance(now)
+        self._emit(SlotsShifted(now, doc.id, minutes))
+
+    def _tick_at(self, now: float) -> None:
+        self._advance(now)
+        if not self._policy.auto_no_show:
+            return
+        while True:
+            due = self._due_no_shows(now)
+            if not due:
+                return
+            freed: list[tuple[_Doctor, int]] = []
+            for tok in due:
+                assert tok.slot is not None
+                freed.append((tok.doctor, tok.slot))
+                self._emit(NoShow(now, tok.id))
+            # refilled seats may already be past their deadline (grace 0): loop until nothing is due
+            self._refill(freed, now)
+
+    def _close_at(self, now: float) -> None:
+        self._advance(now)
+        self._emit(DayClosed(now))

@@ -16,8 +16,13 @@ The layers, each a module and each a class the next one extends:
 * :mod:`~opdsim.engine.rebalance`: placement, displacement and refilling freed seats;
 * :mod:`~opdsim.engine.aging`: bypass aging after a call;
 * :mod:`~opdsim.engine.views`: reading the state (views, queues, estimates, snapshot);
-* :mod:`~opdsim.engine.queries`: the public queries that take an argument (interpreted in the compiled build);
-* this module: validation and the decisions of every public operation.
+* :mod:`~opdsim.engine.decide`: the decisions of every operation (its class is the whole state and logic);
+* :mod:`~opdsim.engine.queries`: the public queries (interpreted in the compiled build);
+* this module: the public operations, which check their arguments and hand over to the decisions.
+
+:class:`Engine` holds the state as one :class:`~opdsim.engine.decide._Decide` object instead of extending it:
+compiled, that object's methods then call each other natively, whereas on an interpreted subclass each of those
+calls would go through Python's method lookup (a quarter of a simulated day's time).
 
 The replaceable rules (aging, displacement victim, doctor choice) are in :mod:`~opdsim.engine.rules` and
 :mod:`~opdsim.engine.choice`.
@@ -35,35 +40,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from opdsim.engine._state import BOOKED, CHECKED_IN, EMERGENCY, INF, WAITLISTED, _Doctor, check_time
+from opdsim.engine._state import EMERGENCY, check_time
 from opdsim.engine.checks import check_event
-from opdsim.engine.errors import (
-    DayClosedError,
-    InvalidRequest,
-    InvalidSchedule,
-    InvalidTransition,
-    TimeWentBackwards,
-    UnknownSlot,
-)
-from opdsim.engine.events import (
-    Cancelled,
-    DayClosed,
-    DoctorAdded,
-    EngineStarted,
-    Event,
-    Left,
-    NoShow,
-    Rejected,
-    SlotsShifted,
-)
+from opdsim.engine.decide import _Decide
+from opdsim.engine.errors import DayClosedError, InvalidRequest, InvalidSchedule, UnknownSlot
+from opdsim.engine.events import DoctorAdded, EngineStarted, Event, Rejected
 from opdsim.engine.policy import Policy
 from opdsim.engine.queries import _Queries
 from opdsim.engine.rules import Rules
 from opdsim.engine.types import Category, TokenView
 
 __all__ = ["Engine"]
-
-_INF = INF
 
 
 class Engine(_Queries):
@@ -83,6 +70,8 @@ class Engine(_Queries):
     of a call that changed the state raises :class:`TimeWentBackwards`.
     """
 
+    __slots__ = ("__weakref__",)
+
     def __init__(self, policy: Policy | None = None, *, rules: Rules | None = None) -> None:
         if policy is None:
             policy = Policy()
@@ -90,7 +79,7 @@ class Engine(_Queries):
             raise InvalidRequest(f"policy: {policy!r} is not a Policy")
         if rules is not None and not isinstance(rules, Rules):
             raise InvalidRequest(f"rules: {rules!r} is not a Rules")
-        super().__init__(policy, rules)
+        self._core = _Decide(policy, rules)
 
     # ------------------------------------------------------------------ setup
 
@@ -106,12 +95,13 @@ class Engine(_Queries):
         now : float, optional
             Clinic time of the call [min]; the engine's current time by default.
         """
-        when = self._last if now is None else self._begin(now)
-        if self._closed:
+        core = self._core
+        when = core._last if now is None else core._begin(now)
+        if core._closed:
             raise DayClosedError(f"add_doctor {doctor!r}: the day is closed")
         if not isinstance(doctor, str) or not doctor:
             raise InvalidRequest(f"doctor: {doctor!r} is not a non-empty string")
-        if doctor in self._docs:
+        if doctor in core._docs:
             raise InvalidSchedule(f"doctor {doctor!r}: already added")
         parsed: list[tuple[float, float, int]] = []
         for i, item in enumerate(slots):
@@ -134,7 +124,7 @@ class Engine(_Queries):
             parsed.append((float(start), float(end), cap))
         if not parsed:
             raise InvalidSchedule(f"doctor {doctor!r}: no slots")
-        self._emit(DoctorAdded(when, doctor, tuple(parsed)))
+        core._emit(DoctorAdded(when, doctor, tuple(parsed)))
 
     # ------------------------------------------------------------------ operations
 
@@ -180,7 +170,8 @@ class Engine(_Queries):
         BookingRejected
             No room under ``on_full`` "reject" or "next_slot" (logged as a Rejected audit event).
         """
-        now = self._begin(now)
+        core = self._core
+        now = core._begin(now)
         if not isinstance(category, Category):
             raise InvalidRequest(f"category: {category!r} is not a Category")
         if category is EMERGENCY:
@@ -191,7 +182,7 @@ class Engine(_Queries):
             raise UnknownSlot(f"slot: {slot!r} is not a slot index")
         if request_id is not None and not isinstance(request_id, str):
             raise InvalidRequest(f"request_id: {request_id!r} is not a string")
-        return self._book_at(patient, category, doctor, now, slot, request_id, bool(check_in))
+        return core._book_at(patient, category, doctor, now, slot, request_id, bool(check_in))
 
     def emergency(self, patient: str, doctor: str | None = None, *, now: float) -> TokenView:
         """Seat an emergency at once (never rejected; may exceed capacity by ``overflow_cap``).
@@ -214,15 +205,16 @@ class Engine(_Queries):
             The emergency token, checked in and callable; or the patient's existing emergency token, or the
             token being seen, at that doctor.
         """
-        now = self._begin(now)
+        core = self._core
+        now = core._begin(now)
         if not isinstance(patient, str) or not patient:
             raise InvalidRequest(f"patient: {patient!r} is not a non-empty string")
-        return self._emergency_at(patient, doctor, now)
+        return core._emergency_at(patient, doctor, now)
 
     def check_in(self, token_id: str, now: float) -> None:
         """Record the patient's arrival; gives the token its ``queue_seq``."""
-        now = self._begin(now)
-        self._check_in_at(token_id, now)
+        core = self._core
+        core._check_in_at(token_id, core._begin(now))
 
     def call_next(self, doctor: str, now: float) -> TokenView | None:
         """Call the doctor's next patient: the callable token with the smallest ``(effective_rank, queue_seq)``.
@@ -232,87 +224,45 @@ class Engine(_Queries):
         TokenView or None
             The called token, or None when nobody is callable.
         """
-        now = self._begin(now)
-        return self._call_next_at(doctor, now)
+        core = self._core
+        return core._call_next_at(doctor, core._begin(now))
 
     def complete(self, token_id: str, now: float) -> None:
         """End the consultation of a called token (updates the doctor's mean consultation length)."""
-        now = self._begin(now)
-        self._complete_at(token_id, now)
+        core = self._core
+        core._complete_at(token_id, core._begin(now))
 
     def cancel(self, token_id: str, now: float) -> None:
         """Cancel a token not yet called; its seat is refilled from the waitlist at once."""
-        now = self._begin(now)
-        tok = self._token(token_id)
-        if tok.state not in (BOOKED, WAITLISTED, CHECKED_IN):
-            raise InvalidTransition(f"cancel: token {tok.id} is {tok.state.value}; only tokens not yet called")
-        self._advance(now)
-        freed = [] if tok.slot is None else [(tok.doctor, tok.slot)]
-        self._emit(Cancelled(now, tok.id, "cancel"))
-        self._refill(freed, now)
+        core = self._core
+        core._cancel_at(token_id, core._begin(now))
 
     def no_show(self, token_id: str, now: float) -> None:
         """Mark a booked token whose patient did not check in by the deadline (slot start or seat time, plus grace)."""
-        now = self._begin(now)
-        tok = self._token(token_id)
-        if tok.state is not BOOKED:
-            raise InvalidTransition(f"no_show: token {tok.id} is {tok.state.value}, not booked with a seat")
-        deadline = self._deadline(tok)
-        if now < deadline:
-            raise InvalidTransition(f"no_show: token {tok.id} has until {deadline:g} min to check in (now {now:g} min)")
-        self._advance(now)
-        freed = [(tok.doctor, tok.slot)] if tok.slot is not None else []
-        self._emit(NoShow(now, tok.id))
-        self._refill(freed, now)
+        core = self._core
+        core._no_show_at(token_id, core._begin(now))
 
     def leave(self, token_id: str, now: float) -> None:
         """Record that a checked-in patient went away unseen; frees and refills the seat like a cancel."""
-        now = self._begin(now)
-        tok = self._token(token_id)
-        if tok.checked_in_at is None or tok.state not in (CHECKED_IN, WAITLISTED):
-            raise InvalidTransition(
-                f"leave: token {tok.id} is {tok.state.value}; only checked-in patients not yet called can leave"
-            )
-        self._advance(now)
-        freed = [] if tok.slot is None else [(tok.doctor, tok.slot)]
-        self._emit(Left(now, tok.id))
-        self._refill(freed, now)
+        core = self._core
+        core._leave_at(token_id, core._begin(now))
 
     def delay(self, doctor: str, minutes: float, now: float) -> None:
         """The doctor runs late: slots not started shift by ``minutes``; the running slot ends later [min]."""
-        now = self._begin(now)
-        doc = self._doctor(doctor)
-        minutes = check_time("minutes", minutes)
-        if minutes < 0:
-            raise InvalidRequest(f"delay doctor {doc.id!r}: minutes {minutes:g} is negative")
-        if minutes == 0:
-            return
-        self._advance(now)
-        self._emit(SlotsShifted(now, doc.id, minutes))
+        core = self._core
+        now = core._begin(now)
+        doc = core._doctor(doctor)
+        core._delay_at(doc, check_time("minutes", minutes), now)
 
     def tick(self, now: float) -> None:
         """Let clinic time reach ``now``: open slots, apply wait aging and (with ``auto_no_show``) mark no-shows."""
-        now = self._begin(now)
-        self._advance(now)
-        if not self._policy.auto_no_show:
-            return
-        while True:
-            due = self._due_no_shows(now)
-            if not due:
-                return
-            freed: list[tuple[_Doctor, int]] = []
-            for tok in due:
-                assert tok.slot is not None
-                freed.append((tok.doctor, tok.slot))
-                self._emit(NoShow(now, tok.id))
-            # refilled seats may already be past their deadline (grace 0): loop until nothing is due
-            self._refill(freed, now)
+        core = self._core
+        core._tick_at(core._begin(now))
 
     def close_day(self, now: float) -> None:
         """End the day: the patient being seen is completed, every other active token becomes unserved."""
-        now = self._begin(now)
-        self._advance(now)
-        self._emit(DayClosed(now))
+        core = self._core
+        core._close_at(core._begin(now))
 
     # ------------------------------------------------------------------ replay
 
@@ -350,23 +300,9 @@ class Engine(_Queries):
         a state the event may follow); a misfit raises :class:`InvalidRequest` and changes nothing. ``Rejected``
         audit records are logged and change nothing.
         """
+        core = self._core
         if isinstance(event, Rejected):
-            self._log.append(event)
+            core._log.append(event)
             return
-        check_event(self, event)
-        self._emit(event)
-
-    # ------------------------------------------------------------------ decisions (read the state only)
-
-    def _begin(self, now: float) -> float:
-        if self._closed:
-            raise DayClosedError(f"the day was closed at {self._last:g} min; no further calls")
-        try:
-            ok = -_INF < now < _INF and now >= self._last  # False for NaN and infinities
-        except TypeError:
-            ok = False
-        if ok and now.__class__ is not bool:
-            return float(now)
-        if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
-            raise InvalidRequest(f"now: {now!r} is not a finite number of minutes")
-        raise TimeWentBackwards(f"now {now:g} min is earlier than {self._last:g} min, the last change of state")
+        check_event(core, event)
+        core._emit(event)

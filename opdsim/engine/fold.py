@@ -29,7 +29,6 @@ from opdsim.engine._state import (
     _Doctor,
     _Slot,
     _Token,
-    mypyc_attr,
 )
 from opdsim.engine.choice import DoctorChoice, EarliestCall
 from opdsim.engine.events import (
@@ -59,7 +58,6 @@ from opdsim.engine.types import TERMINAL_STATES, Category, TokenState
 __all__: list[str] = []
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class _Fold:
     """The engine's state and the handlers that apply events to it."""
 

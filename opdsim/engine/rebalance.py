@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from opdsim.engine._state import BOOKED, CHECKED_IN, WAITLISTED, _Doctor, _Slot, _Token, mypyc_attr
+from opdsim.engine._state import BOOKED, CHECKED_IN, WAITLISTED, _Doctor, _Slot, _Token
 from opdsim.engine.choice import booking_estimate
 from opdsim.engine.errors import DuplicateBooking, UnknownSlot
 from opdsim.engine.events import Promoted
@@ -18,7 +18,6 @@ from opdsim.engine.timers import _Timers
 __all__: list[str] = []
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class _Rebalance(_Timers):
     def _free_slot_after(self, doc: _Doctor, index: int, now: float) -> int | None:
         for s in doc.slots[index + 1 :]:

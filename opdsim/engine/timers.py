@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import heapq
 
-from opdsim.engine._state import BOOKED, INF, _Token, mypyc_attr
+from opdsim.engine._state import BOOKED, INF, _Token
 from opdsim.engine.events import SlotOpened, Upgraded
 from opdsim.engine.fold import _Fold
 
 __all__: list[str] = []
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class _Timers(_Fold):
     def next_due(self) -> float | None:
         """Earliest time at which :meth:`tick` would change something, or None [min].

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from opdsim.engine._state import CALLED, COMPLETED, WAITLISTED, _Doctor, _Slot, _Token, mypyc_attr
+from opdsim.engine._state import CALLED, COMPLETED, WAITLISTED, _Doctor, _Slot, _Token
 from opdsim.engine.aging import _Aging
 from opdsim.engine.errors import UnknownDoctor, UnknownSlot, UnknownToken
-from opdsim.engine.events import Event
-from opdsim.engine.policy import Policy
 from opdsim.engine.types import TERMINAL_STATES, TokenView
 
 __all__: list[str] = []
@@ -19,37 +17,7 @@ def _serving_key(tok: _Token) -> tuple[int, int]:
     return (tok.rank, tok.pos)
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class _Views(_Aging):
-    @property
-    def policy(self) -> Policy:
-        """The engine's policy."""
-        return self._policy
-
-    @property
-    def events(self) -> tuple[Event, ...]:
-        """The event log, oldest first (a copy)."""
-        return tuple(self._log)
-
-    @property
-    def event_count(self) -> int:
-        """Number of events logged so far (cheap; use with :meth:`events_since`)."""
-        return len(self._log)
-
-    @property
-    def now(self) -> float:
-        """Latest ``now`` of a call that changed the state [min]."""
-        return self._last
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close_day` has been called."""
-        return self._closed
-
-    def doctors(self) -> list[str]:
-        """Doctor ids, in id order."""
-        return [d.id for d in self._doc_list]
-
     def _waitlist_tokens(self, doc: _Doctor) -> list[_Token]:
         """The doctor's waitlisted tokens in refill order (displaced first, then rank, then arrival on the list)."""
         entries = [(k, t) for heap in doc.wl for k, t in heap if t.state is WAITLISTED and t.wl_key == k]

@@ -157,7 +157,7 @@ def test_scan_choice_is_the_rule_on_its_own(make_clinic: Make) -> None:
     eng = make_clinic({"D1": HOUR_OF_SIX, "D2": HOUR_OF_SIX}, aging="none")
     eng.emergency("E1", "D1", now=0)
     choice = ScanChoice([0, 1, 2, 3, 4], 0)
-    d1, d2 = eng._docs["D1"], eng._docs["D2"]
+    d1, d2 = eng._core._docs["D1"], eng._core._docs["D2"]
     choice.add(d2)
     choice.add(d1)
     assert choice.for_emergency(0.0) is d2
