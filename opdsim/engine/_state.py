@@ -47,6 +47,8 @@ LEFT: Final = TokenState.LEFT
 UNSERVED: Final = TokenState.UNSERVED
 EMERGENCY: Final = Category.EMERGENCY
 
+_new: Final = tuple.__new__  # builds a named tuple without running its interpreted __new__ (all fields given)
+
 
 class _Slot:
     __slots__ = ("breaches", "cap", "displaceable", "emerg", "end", "index", "pending", "regular", "start")

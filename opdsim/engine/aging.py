@@ -8,7 +8,7 @@ the tokens whose remaining count fell to zero are due. Wait aging is driven by t
 
 from __future__ import annotations
 
-from opdsim.engine._state import _Doctor
+from opdsim.engine._state import _Doctor, _new
 from opdsim.engine.events import Upgraded
 from opdsim.engine.rebalance import _Rebalance
 
@@ -17,7 +17,6 @@ __all__: list[str] = []
 
 class _Aging(_Rebalance):
     def _upgrade_bypassed(self, doc: _Doctor, called_rank: int, now: float) -> None:
-        target = self._aging.target
         for rank, tree in doc.trees:
             if rank <= called_rank or not tree.cnt[1]:
                 continue
@@ -26,4 +25,4 @@ class _Aging(_Rebalance):
                 if pos is None:
                     break
                 tok = doc.by_pos[pos]
-                self._emit(Upgraded(now, tok.id, target(tok.rank)))
+                self._emit(_new(Upgraded, (now, tok.id, self._aging.target(tok.rank))))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Final, SupportsFloat
 
-from opdsim.engine._state import BOOKED, CALLED, CHECKED_IN, EMERGENCY, INF, WAITLISTED, _Doctor
+from opdsim.engine._state import BOOKED, CALLED, CHECKED_IN, EMERGENCY, INF, WAITLISTED, _Doctor, _new
 from opdsim.engine.choice import emergency_slot
 from opdsim.engine.errors import (
     BookingRejected,
@@ -123,11 +123,13 @@ class _Decide(_Views):
         token_id = f"T{self._ntok + 1}"
         asked = None if doctor is None else doc.id  # the doctor as asked (a valid id by now)
         if plan[0] == "seat":
-            self._emit(Booked(now, token_id, patient, category, doc.id, plan[1], plan[2], request_id, asked, slot))
+            self._emit(
+                _new(Booked, (now, token_id, patient, category, doc.id, plan[1], plan[2], request_id, asked, slot))
+            )
         else:
-            self._emit(Waitlisted(now, token_id, patient, category, doc.id, plan[1], request_id, asked, slot))
+            self._emit(_new(Waitlisted, (now, token_id, patient, category, doc.id, plan[1], request_id, asked, slot)))
         if check_in:
-            self._emit(CheckedIn(now, token_id, self._seq + 1))
+            self._emit(_new(CheckedIn, (now, token_id, self._seq + 1)))
         return self._view(self._tokens[token_id])
 
     def _emergency_at(self, patient: str, doctor: object, now: float) -> TokenView:
@@ -155,8 +157,8 @@ class _Decide(_Views):
             self._emit(Cancelled(now, held.id, "superseded"))
         idx = emergency_slot(doc, now)
         token_id = f"T{self._ntok + 1}"
-        self._emit(Booked(now, token_id, patient, EMERGENCY, doc.id, idx, idx, None))
-        self._emit(CheckedIn(now, token_id, self._seq + 1))
+        self._emit(_new(Booked, (now, token_id, patient, EMERGENCY, doc.id, idx, idx, None, None, None)))
+        self._emit(_new(CheckedIn, (now, token_id, self._seq + 1)))
         slot = doc.slots[idx]
         if slot.regular + slot.emerg > slot.cap + self._policy.overflow_cap:
             victim = self._pop_displaceable(slot)
@@ -172,7 +174,7 @@ class _Decide(_Views):
         if tok.checked_in_at is not None or tok.state not in (BOOKED, WAITLISTED):
             raise InvalidTransition(f"check_in: token {tok.id} is {tok.state.value}, already checked in or ended")
         self._advance(now)
-        self._emit(CheckedIn(now, tok.id, self._seq + 1))
+        self._emit(_new(CheckedIn, (now, tok.id, self._seq + 1)))
 
     def _call_next_at(self, doctor: object, now: float) -> TokenView | None:
         doc = self._doctor(doctor)
@@ -182,27 +184,30 @@ class _Decide(_Views):
         for rank, tree in doc.trees:
             if tree.cnt[1]:
                 tok = doc.by_pos[tree.first()]
-                self._emit(Called(now, tok.id, doc.id))
+                self._emit(_new(Called, (now, tok.id, doc.id)))
                 if self._bypass_on:
                     self._upgrade_bypassed(doc, rank, now)
-                return TokenView(
-                    tok.id,
-                    tok.patient,
-                    tok.category,
-                    tok.rank,
-                    CALLED,
-                    doc.id,
-                    tok.slot,
-                    tok.req_slot,
-                    tok.seq,
-                    tok.bypass_acc,
-                    tok.displacements,
-                    tok.upgrades,
-                    tok.issued_at,
-                    tok.checked_in_at,
-                    now,
-                    None,
-                    now,
+                return _new(
+                    TokenView,
+                    (
+                        tok.id,
+                        tok.patient,
+                        tok.category,
+                        tok.rank,
+                        CALLED,
+                        doc.id,
+                        tok.slot,
+                        tok.req_slot,
+                        tok.seq,
+                        tok.bypass_acc,
+                        tok.displacements,
+                        tok.upgrades,
+                        tok.issued_at,
+                        tok.checked_in_at,
+                        now,
+                        None,
+                        now,
+                    ),
                 )
         return None
 
@@ -211,7 +216,7 @@ class _Decide(_Views):
         if tok.state is not CALLED:
             raise InvalidTransition(f"complete: token {tok.id} is {tok.state.value}, not called")
         self._advance(now)
-        self._emit(Completed(now, tok.id))
+        self._emit(_new(Completed, (now, tok.id)))
 
     def _cancel_at(self, token_id: object, now: float) -> None:
         tok = self._token(token_id)
@@ -231,7 +236,7 @@ class _Decide(_Views):
             raise InvalidTransition(f"no_show: token {tok.id} has until {deadline:g} min to check in (now {now:g} min)")
         self._advance(now)
         freed = [(tok.doctor, tok.slot)] if tok.slot is not None else []
-        self._emit(NoShow(now, tok.id))
+        self._emit(_new(NoShow, (now, tok.id)))
         self._refill(freed, now)
 
     def _leave_at(self, token_id: object, now: float) -> None:
@@ -265,7 +270,7 @@ class _Decide(_Views):
             for tok in due:
                 assert tok.slot is not None
                 freed.append((tok.doctor, tok.slot))
-                self._emit(NoShow(now, tok.id))
+                self._emit(_new(NoShow, (now, tok.id)))
             # refilled seats may already be past their deadline (grace 0): loop until nothing is due
             self._refill(freed, now)
 

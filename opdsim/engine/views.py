@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opdsim.engine._state import CALLED, COMPLETED, WAITLISTED, _Doctor, _Slot, _Token
+from opdsim.engine._state import CALLED, COMPLETED, WAITLISTED, _Doctor, _new, _Slot, _Token
 from opdsim.engine.aging import _Aging
 from opdsim.engine.errors import UnknownDoctor, UnknownSlot, UnknownToken
 from opdsim.engine.types import TERMINAL_STATES, TokenView
@@ -105,24 +105,27 @@ class _Views(_Aging):
         bypasses = tok.bypass_acc
         if tok.in_tree:
             bypasses = tok.thr - tok.doctor.tree_of[tok.rank].value(tok.pos)
-        return TokenView(
-            tok.id,
-            tok.patient,
-            tok.category,
-            tok.rank,
-            tok.state,
-            tok.doctor.id,
-            tok.slot if tok.state is not WAITLISTED else None,
-            tok.req_slot,
-            tok.seq,
-            bypasses,
-            tok.displacements,
-            tok.upgrades,
-            tok.issued_at,
-            tok.checked_in_at,
-            tok.called_at,
-            tok.ended_at,
-            self._estimate(tok),
+        return _new(
+            TokenView,
+            (
+                tok.id,
+                tok.patient,
+                tok.category,
+                tok.rank,
+                tok.state,
+                tok.doctor.id,
+                tok.slot if tok.state is not WAITLISTED else None,
+                tok.req_slot,
+                tok.seq,
+                bypasses,
+                tok.displacements,
+                tok.upgrades,
+                tok.issued_at,
+                tok.checked_in_at,
+                tok.called_at,
+                tok.ended_at,
+                self._estimate(tok),
+            ),
         )
 
     def _slot(self, doc: _Doctor, index: object) -> _Slot:

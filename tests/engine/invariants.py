@@ -69,6 +69,8 @@ def unchanged(
 def check_invariants(eng: Engine) -> None:
     """Assert every invariant of the engine that holds after any operation."""
     events: list[Event] = list(eng.events)
+    for ev in events:  # the engine builds its events and views with tuple.__new__, which checks no field count
+        assert len(ev) == len(ev._fields), f"{ev!r} has {len(ev)} values for {len(ev._fields)} fields"
     policy = eng.policy
     emergency_rank = policy.rank(Category.EMERGENCY)
     breached = breached_slots(events)
@@ -78,6 +80,7 @@ def check_invariants(eng: Engine) -> None:
     views = {tid: eng.token(tid) for tid in token_ids}
 
     for tid, v in views.items():
+        assert len(v) == len(v._fields), f"{v!r} has {len(v)} values for {len(v._fields)} fields"
         assert v.id == tid
         assert isinstance(v.id, str)
         assert isinstance(v.state, TokenState)

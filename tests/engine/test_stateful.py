@@ -229,6 +229,7 @@ class EngineMachine(RuleBasedStateMachine):
             assert out == ("err", "InvalidTransition")
         elif head:
             assert out[0] == "ok" and out[1] is not None and out[1].id == head[0].id, "not (rank, queue_seq) order"
+            assert out[1] == self.eng.token(head[0].id), "the called token's view differs from token()"
         else:
             assert out == ("ok", None)
 
