@@ -27,6 +27,7 @@ __all__ = ["COMPILED_MODULES", "build", "install"]
 COMPILED_MODULES = (
     "_tree",
     "_state",
+    "defaults",
     "choice",
     "fold",
     "timers",

@@ -8,7 +8,9 @@ asks three replaceable rules:
 * :class:`~opdsim.engine.choice.DoctorChoice` (in :mod:`opdsim.engine.choice`): which doctor a booking or an
   emergency without a named doctor goes to.
 
-The defaults implement the domain rules from the :class:`~opdsim.engine.policy.Policy`; pass others with
+The defaults (:class:`PolicyAging`, :class:`LowestPriorityLatest`, defined in :mod:`opdsim.engine.defaults`,
+which the compiled build compiles) implement the domain rules from the :class:`~opdsim.engine.policy.Policy`;
+pass others with
 ``Engine(policy, rules=Rules(...))`` (and the same to :meth:`Engine.replay`, since a rule is code, not data in
 the log). Whatever the rule says, the engine keeps its invariants: an emergency is never upgraded or displaced,
 and aging never gives a token a better effective rank than PAID_PRIORITY's.
@@ -20,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from opdsim.engine.policy import Policy
+from opdsim.engine.defaults import LowestPriorityLatest, PolicyAging
 
 if TYPE_CHECKING:
     from opdsim.engine.choice import DoctorChoice
@@ -55,34 +57,6 @@ class AgingRule(Protocol):
         ...
 
 
-class PolicyAging:
-    """The policy's aging (the domain rules): ``bypass`` K, ``wait`` T or ``none``, to ``paid_priority``
-    straight away (once) or by ``step`` to the next better rank in use at each further crossing."""
-
-    __slots__ = ("_bypass", "_ceiling", "_step_to", "_wait")
-
-    def __init__(self, policy: Policy) -> None:
-        self._bypass = int(policy.aging_threshold) if policy.aging == "bypass" else 0
-        self._wait = float(policy.aging_threshold) if policy.aging == "wait" else 0.0
-        self._ceiling = policy.ceiling
-        ranks = sorted(set(policy.ranks.values()))
-        step = policy.aging_target == "step"
-        # rank -> the rank its upgrade gives: the next better rank in use (step) or the ceiling
-        self._step_to: dict[int, int] = {}
-        for r in ranks:
-            better = [b for b in ranks if self._ceiling <= b < r]
-            self._step_to[r] = (better[-1] if step else self._ceiling) if better else self._ceiling
-
-    def bypass_threshold(self, upgrades: int) -> int | None:
-        return (upgrades + 1) * self._bypass if self._bypass else None
-
-    def wait_threshold(self, upgrades: int) -> float | None:
-        return (upgrades + 1) * self._wait if self._wait else None
-
-    def target(self, rank: int) -> int:
-        return self._step_to.get(rank, self._ceiling)
-
-
 class DisplacementRule(Protocol):
     """Which token an emergency past a slot's cap displaces.
 
@@ -93,15 +67,6 @@ class DisplacementRule(Protocol):
     def key(self, rank: int, issue: int) -> tuple[int, ...]:
         """Displacement order of a token of effective ``rank`` issued ``issue``-th (smallest goes first)."""
         ...
-
-
-class LowestPriorityLatest:
-    """The default victim: the largest ``(effective_rank, issue order)``, i.e. lowest priority, latest issued."""
-
-    __slots__ = ()
-
-    def key(self, rank: int, issue: int) -> tuple[int, ...]:
-        return (-rank, -issue)
 
 
 @dataclass(frozen=True, slots=True)
