@@ -27,6 +27,7 @@ from opdsim.engine.errors import (
     InvalidTransition,
     TimeWentBackwards,
     UnknownDoctor,
+    UnknownSlot,
 )
 from opdsim.engine.events import (
     Booked,
@@ -76,6 +77,54 @@ class _Decide(_Views):
         if value < self._last:
             raise TimeWentBackwards(f"now {value:g} min is earlier than {self._last:g} min, the last change of state")
         return value
+
+    # -- entry points: the public boundary hands each call over as it came, and the checks run compiled
+
+    def _book(
+        self,
+        patient: object,
+        category: object,
+        doctor: object,
+        now: object,
+        slot: object,
+        request_id: object,
+        check_in: object,
+    ) -> TokenView:
+        t = self._begin(now)
+        if not isinstance(category, Category):
+            raise InvalidRequest(f"category: {category!r} is not a Category")
+        if category is EMERGENCY:
+            raise InvalidRequest(f"book {patient!r}: category EMERGENCY must enter through emergency()")
+        if not isinstance(patient, str) or not patient:
+            raise InvalidRequest(f"patient: {patient!r} is not a non-empty string")
+        index: int | None = None
+        if slot is not None:
+            if isinstance(slot, bool) or not isinstance(slot, int):
+                raise UnknownSlot(f"slot: {slot!r} is not a slot index")
+            index = slot
+        key: str | None = None
+        if request_id is not None:
+            if not isinstance(request_id, str):
+                raise InvalidRequest(f"request_id: {request_id!r} is not a string")
+            key = request_id
+        return self._book_at(patient, category, doctor, t, index, key, bool(check_in))
+
+    def _emergency(self, patient: object, doctor: object, now: object) -> TokenView:
+        t = self._begin(now)
+        if not isinstance(patient, str) or not patient:
+            raise InvalidRequest(f"patient: {patient!r} is not a non-empty string")
+        return self._emergency_at(patient, doctor, t)
+
+    def _check_in(self, token_id: object, now: object) -> None:
+        self._check_in_at(token_id, self._begin(now))
+
+    def _call_next(self, doctor: object, now: object) -> TokenView | None:
+        return self._call_next_at(doctor, self._begin(now))
+
+    def _complete(self, token_id: object, now: object) -> None:
+        self._complete_at(token_id, self._begin(now))
+
+    # -- the decisions, on checked arguments
 
     def _book_at(
         self,

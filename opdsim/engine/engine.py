@@ -40,10 +40,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from opdsim.engine._state import EMERGENCY, check_time
+from opdsim.engine._state import check_time
 from opdsim.engine.checks import check_event
 from opdsim.engine.decide import _Decide
-from opdsim.engine.errors import DayClosedError, InvalidRequest, InvalidSchedule, UnknownSlot
+from opdsim.engine.errors import DayClosedError, InvalidRequest, InvalidSchedule
 from opdsim.engine.events import DoctorAdded, EngineStarted, Event, Rejected
 from opdsim.engine.policy import Policy
 from opdsim.engine.queries import _Queries
@@ -170,19 +170,7 @@ class Engine(_Queries):
         BookingRejected
             No room under ``on_full`` "reject" or "next_slot" (logged as a Rejected audit event).
         """
-        core = self._core
-        now = core._begin(now)
-        if not isinstance(category, Category):
-            raise InvalidRequest(f"category: {category!r} is not a Category")
-        if category is EMERGENCY:
-            raise InvalidRequest(f"book {patient!r}: category EMERGENCY must enter through emergency()")
-        if not isinstance(patient, str) or not patient:
-            raise InvalidRequest(f"patient: {patient!r} is not a non-empty string")
-        if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int)):
-            raise UnknownSlot(f"slot: {slot!r} is not a slot index")
-        if request_id is not None and not isinstance(request_id, str):
-            raise InvalidRequest(f"request_id: {request_id!r} is not a string")
-        return core._book_at(patient, category, doctor, now, slot, request_id, bool(check_in))
+        return self._core._book(patient, category, doctor, now, slot, request_id, check_in)
 
     def emergency(self, patient: str, doctor: str | None = None, *, now: float) -> TokenView:
         """Seat an emergency at once (never rejected; may exceed capacity by ``overflow_cap``).
@@ -205,16 +193,11 @@ class Engine(_Queries):
             The emergency token, checked in and callable; or the patient's existing emergency token, or the
             token being seen, at that doctor.
         """
-        core = self._core
-        now = core._begin(now)
-        if not isinstance(patient, str) or not patient:
-            raise InvalidRequest(f"patient: {patient!r} is not a non-empty string")
-        return core._emergency_at(patient, doctor, now)
+        return self._core._emergency(patient, doctor, now)
 
     def check_in(self, token_id: str, now: float) -> None:
         """Record the patient's arrival; gives the token its ``queue_seq``."""
-        core = self._core
-        core._check_in_at(token_id, core._begin(now))
+        self._core._check_in(token_id, now)
 
     def call_next(self, doctor: str, now: float) -> TokenView | None:
         """Call the doctor's next patient: the callable token with the smallest ``(effective_rank, queue_seq)``.
@@ -224,13 +207,11 @@ class Engine(_Queries):
         TokenView or None
             The called token, or None when nobody is callable.
         """
-        core = self._core
-        return core._call_next_at(doctor, core._begin(now))
+        return self._core._call_next(doctor, now)
 
     def complete(self, token_id: str, now: float) -> None:
         """End the consultation of a called token (updates the doctor's mean consultation length)."""
-        core = self._core
-        core._complete_at(token_id, core._begin(now))
+        self._core._complete(token_id, now)
 
     def cancel(self, token_id: str, now: float) -> None:
         """Cancel a token not yet called; its seat is refilled from the waitlist at once."""
