@@ -153,13 +153,12 @@ class _Day:
         """Wake the idle doctors whose queue may have gained a callable token since the last look at the
         engine's log (check-in, slot opened, promotion, displacement), and the ticker if the next due time
         moved earlier."""
-        eng = self.eng
-        if eng.event_count == self.seen:
+        events = self.eng.events_since(self.seen)
+        if not events:
             return  # nothing changed since the last look: no queue grew, the next due time stands
+        self.seen += len(events)
         idle = self.idle
         doctor_of = self.doctor_of
-        events = eng.events_since(self.seen)
-        self.seen += len(events)
         for ev in events:
             kind = ev.__class__
             if kind is CheckedIn or kind is Promoted or kind is Displaced:

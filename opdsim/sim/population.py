@@ -203,7 +203,9 @@ def _finish(
         else:
             assert scenario is not None
             consult[mask] = scenario.consultation[cat].sample(rng, k)
-        ids[mask] = [f"{cat.name[:2]}{i:05d}" for i in range(counters[int(cat)], counters[int(cat)] + k)]
+        prefix = cat.name[:2]
+        first = int(counters[int(cat)])
+        ids[mask] = [f"{prefix}{i:05d}" for i in range(first, first + k)]
         counters[int(cat)] += k
     patience = np.full(n, np.inf)
     if scenario is not None and scenario.patience is not None and n:
