@@ -97,7 +97,7 @@ class _Fold:
 
     def _emit(self, ev: Event) -> None:
         self._log.append(ev)
-        self._last = ev.now  # type: ignore[union-attr]
+        self._last = ev[0]  # type: ignore[assignment]  # every event but EngineStarted (never emitted) starts with now
         HANDLERS[type(ev)](self, ev)
 
     def _deadline(self, tok: _Token) -> float:
@@ -244,8 +244,9 @@ class _Fold:
         self._choice.add(doc)
 
     def _on_booked(self, ev: Booked) -> None:
-        tok = self._new_token(ev, ev.requested_slot)
-        self._seat(tok, ev.slot, ev.now)
+        now, _, _, _, _, slot, requested, _, _, _ = ev
+        tok = self._new_token(ev, requested)
+        self._seat(tok, slot, now)
 
     def _on_waitlisted(self, ev: Waitlisted) -> None:
         tok = self._new_token(ev, ev.requested_slot)
@@ -296,20 +297,21 @@ class _Fold:
             self._enter_rank(tok)
 
     def _on_checked_in(self, ev: CheckedIn) -> None:
-        tok = self._tokens[ev.token]
-        self._seq = ev.queue_seq
-        tok.seq = ev.queue_seq
+        now, token, seq = ev  # unpacked: compiled, a named tuple's fields are read by Python attribute lookup
+        tok = self._tokens[token]
+        self._seq = seq
+        tok.seq = seq
         doc = tok.doctor
         tok.pos = len(doc.by_pos)
         doc.by_pos.append(tok)
         doc.live += 1
-        tok.checked_in_at = ev.now
+        tok.checked_in_at = now
         if tok.state is WAITLISTED:
             return
         tok.state = CHECKED_IN
         assert tok.slot is not None
         if tok.category is EMERGENCY or tok.slot < doc.next_open:
-            self._make_callable(tok, ev.now)
+            self._make_callable(tok, now)
         else:
             doc.slots[tok.slot].pending.append(tok)
 
@@ -326,14 +328,15 @@ class _Fold:
             heapq.heappush(self._opens, (doc.slots[doc.next_open].start, doc.order, doc.next_open, doc.id))
 
     def _on_called(self, ev: Called) -> None:
-        tok = self._tokens[ev.token]
+        now, token, _ = ev
+        tok = self._tokens[token]
         doc = tok.doctor
         rank = tok.rank
         pos = tok.pos
-        self._remove_callable(tok, ev.now)
+        self._remove_callable(tok, now)
         self._stop_waiting(tok)
         tok.state = CALLED
-        tok.called_at = ev.now
+        tok.called_at = now
         tok.seat_ver += 1
         doc.busy = tok
         # every callable token of a worse rank checked in earlier (smaller position) was just bypassed
@@ -342,14 +345,15 @@ class _Fold:
                 tree.add_prefix(pos, -1)
 
     def _on_completed(self, ev: Completed) -> None:
-        tok = self._tokens[ev.token]
+        now, token = ev
+        tok = self._tokens[token]
         doc = tok.doctor
         assert tok.called_at is not None
-        doc.consult_sum += ev.now - tok.called_at
+        doc.consult_sum += now - tok.called_at
         doc.consult_n += 1
         doc.busy = None
         self._choice.touch(doc)
-        self._end(tok, COMPLETED, ev.now)
+        self._end(tok, COMPLETED, now)
 
     def _on_cancelled(self, ev: Cancelled) -> None:
         self._release(self._tokens[ev.token], CANCELLED, ev.now)
