@@ -236,28 +236,7 @@ class _Decide(_Views):
                 self._emit(_new(Called, (now, tok.id, doc.id)))
                 if self._bypass_on:
                     self._upgrade_bypassed(doc, rank, now)
-                return _new(
-                    TokenView,
-                    (
-                        tok.id,
-                        tok.patient,
-                        tok.category,
-                        tok.rank,
-                        CALLED,
-                        doc.id,
-                        tok.slot,
-                        tok.req_slot,
-                        tok.seq,
-                        tok.bypass_acc,
-                        tok.displacements,
-                        tok.upgrades,
-                        tok.issued_at,
-                        tok.checked_in_at,
-                        now,
-                        None,
-                        now,
-                    ),
-                )
+                return self._view(tok)  # called: the view's estimate is the call time
         return None
 
     def _complete_at(self, token_id: object, now: float) -> None:
