@@ -170,18 +170,55 @@ def patients_frame(records: DayRecords, population: Columns | None, starvation_l
     return as_frame(patient_columns(records, population, starvation_limit))
 
 
+_QUANTILES = (0.5, 0.9, 0.95)  # the median, p90 and p95, as fractions
+
+
+def _quantiles(ordered: list[float], qs: tuple[float, ...] = _QUANTILES) -> list[float]:
+    """Quantiles of a sorted, non-empty sample, by linear interpolation between order statistics.
+
+    The same definition and the same floating-point operations as ``numpy.percentile`` with its default
+    ``method="linear"`` (bit for bit), without its per-call overhead: the summary row takes twelve sets a day.
+
+    Parameters
+    ----------
+    ordered : list of float
+        The sample in ascending order, without NaN [any unit].
+    qs : tuple of float
+        Quantiles wanted, each in [0, 1].
+
+    Returns
+    -------
+    list of float
+        One value per entry of ``qs``, in the unit of the sample.
+    """
+    top = len(ordered) - 1
+    out = []
+    for q in qs:
+        h = top * q  # the virtual index: q of the way from the first order statistic to the last
+        if h >= top:
+            out.append(ordered[top])
+            continue
+        i = int(h)  # floor, h being >= 0
+        lo, hi = ordered[i], ordered[i + 1]
+        t = h - i
+        # numpy's _lerp: from the nearer end, so that t = 1 gives hi exactly
+        out.append(hi - (hi - lo) * (1 - t) if t >= 0.5 else lo + (hi - lo) * t)
+    return out
+
+
 def _wait_stats(row: dict[str, float], values: NDArray[np.float64], base: str, suffix: str) -> None:
     w = values[~np.isnan(values)]
     if not len(w):
         for k in _STATS:
             row[f"{base}_{k}{suffix}"] = _NAN
         return
-    p50, p90, p95 = np.percentile(w, [50, 90, 95])
-    row[f"{base}_mean{suffix}"] = float(w.mean())
-    row[f"{base}_median{suffix}"] = float(p50)
-    row[f"{base}_p90{suffix}"] = float(p90)
-    row[f"{base}_p95{suffix}"] = float(p95)
-    row[f"{base}_max{suffix}"] = float(w.max())
+    row[f"{base}_mean{suffix}"] = float(w.mean())  # before sorting: the pairwise sum depends on the order
+    ordered = np.sort(w).tolist()
+    p50, p90, p95 = _quantiles(ordered)
+    row[f"{base}_median{suffix}"] = p50
+    row[f"{base}_p90{suffix}"] = p90
+    row[f"{base}_p95{suffix}"] = p95
+    row[f"{base}_max{suffix}"] = ordered[-1]
 
 
 def summary_row(patients: Columns, records: DayRecords, session: tuple[float, float]) -> dict[str, float]:

@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opdsim.engine import BookingRejected, Category, Engine, Policy
 from opdsim.engine.records import fold
-from opdsim.metrics import patient_columns, summary_row
+from opdsim.metrics import _quantiles, patient_columns, summary_row
 from opdsim.registry import CATEGORIES, REGISTRY
 
 NAN = math.nan
@@ -272,3 +274,22 @@ def test_every_registry_metric_is_asserted_by_hand() -> None:
 
 def test_the_categories_are_the_engines() -> None:
     assert tuple(c.name for c in Category) == CATEGORIES
+
+
+def test_quantiles_by_hand() -> None:
+    # 1, 2, 3, 4: virtual indexes 3 * (0.5, 0.9, 0.95) = 1.5, 2.7, 2.85 -> 2.5, 3.7, 3.85
+    assert _quantiles([1.0, 2.0, 3.0, 4.0]) == pytest.approx([2.5, 3.7, 3.85], rel=1e-15)
+    # 0, 10: 5, 9, 9.5; one value: itself at every quantile; the last order statistic at q = 1
+    assert _quantiles([0.0, 10.0]) == pytest.approx([5.0, 9.0, 9.5], rel=1e-15)
+    assert _quantiles([7.0]) == [7.0, 7.0, 7.0]
+    assert _quantiles([1.0, 2.0, 5.0], (0.0, 0.25, 1.0)) == [1.0, 1.5, 5.0]
+    # 11 values 0..100 by tens: index 5 exactly, 9 exactly, 9.5 -> 50, 90, 95
+    assert _quantiles([10.0 * i for i in range(11)]) == pytest.approx([50.0, 90.0, 95.0], rel=1e-15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(-1e9, 1e9, allow_nan=False), min_size=1, max_size=60))
+def test_quantiles_equal_numpys_percentile_bit_for_bit(values: list[float]) -> None:
+    # the summary row once took them from np.percentile; a policy's table must not move by a rounding
+    want = np.percentile(np.array(values), [50, 90, 95]).tolist()
+    assert _quantiles(sorted(values)) == want
