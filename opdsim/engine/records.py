@@ -226,6 +226,7 @@ class _Fold:
         # a slot just given a seat: its peak is taken at the next event that changes seats unless it displaces
         # one of its tokens (an emergency seated past the overflow cap is checked in, then pushes a token out)
         self.unsettled: SlotRecord | None = None
+        self.ranks: dict[Category, int] = {c: int(c) for c in Category}  # the policy's, from EngineStarted
 
     # -- helpers
 
@@ -243,7 +244,7 @@ class _Fold:
             del self.queue[rec.doctor][rec.token]
 
     def _seat(self, rec: TokenRecord, index: int, now: float) -> None:
-        s = self._slot(rec, index)
+        s = self.day.slots[rec.doctor][index]
         rec.slot = index
         rec.seated = True
         rec.seats.append((now, index))
@@ -280,28 +281,27 @@ class _Fold:
         rec.state = state
         rec.ended_at = now
 
-    def _new(self, ev: Booked | Waitlisted, rank: int) -> TokenRecord:
+    def _new(self, ev: Booked | Waitlisted) -> TokenRecord:
+        tokens = self.day.tokens
+        category = ev.category
         rec = TokenRecord(
             ev.token,
             ev.patient,
-            ev.category,
+            category,
             ev.doctor,
-            len(self.day.tokens),
+            len(tokens),
             ev.now,
             ev.requested_slot,
-            rank,
+            self.ranks[category],
         )
-        self.day.tokens[ev.token] = rec
+        tokens[ev.token] = rec
         return rec
-
-    def _rank(self, category: Category) -> int:
-        policy = self.day.policy
-        return policy.ranks[category] if policy is not None else int(category)
 
     # -- events: one handler per event class, found by the class itself (``_HANDLERS``), not by a chain of
     # isinstance tests: the fold runs once per event of every simulated day
 
     def apply(self, ev: Event) -> None:
+        """Apply one event (:func:`fold` runs the same steps inline)."""
         kind = ev.__class__
         if self.unsettled is not None and kind is not Displaced and kind is not CheckedIn:
             self.settle()
@@ -312,17 +312,17 @@ class _Fold:
 
     def _engine_started(self, ev: EngineStarted) -> None:
         self.day.policy = ev.policy
+        self.ranks = dict(ev.policy.ranks)
 
     def _doctor_added(self, ev: DoctorAdded) -> None:
         self.day.slots[ev.doctor] = [SlotRecord(i, float(s), float(e), int(c)) for i, (s, e, c) in enumerate(ev.slots)]
         self.queue[ev.doctor] = {}
 
     def _booked(self, ev: Booked) -> None:
-        rec = self._new(ev, self._rank(ev.category))
-        self._seat(rec, ev.slot, ev.now)
+        self._seat(self._new(ev), ev.slot, ev.now)
 
     def _waitlisted(self, ev: Waitlisted) -> None:
-        rec = self._new(ev, self._rank(ev.category))
+        rec = self._new(ev)
         rec.state = TokenState.WAITLISTED
         rec.waitlisted.append(ev.now)
 
@@ -459,8 +459,16 @@ def fold(events: Iterable[Event]) -> DayRecords:
         closed, a token callable now has ``callable_since`` set and its open interval is not in ``callable``.
     """
     f = _Fold()
-    apply = f.apply
+    # the steps of _Fold.apply, inline, with the handlers bound once: this loop runs once per event
+    handlers = {kind: handler.__get__(f) for kind, handler in _HANDLERS.items()}
     for ev in events:
-        apply(ev)
+        kind = ev.__class__
+        if f.unsettled is not None and kind is not Displaced and kind is not CheckedIn:
+            f.settle()
+        try:
+            handler = handlers[kind]
+        except KeyError:
+            raise InvalidRequest(f"records: unknown event {ev!r}") from None
+        handler(ev)
     f.settle()
     return f.day
