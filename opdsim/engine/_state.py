@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, SupportsFloat
 
 from opdsim.engine._tree import RankTree
 from opdsim.engine.errors import InvalidRequest
@@ -30,11 +30,13 @@ __all__ = [
     "_Doctor",
     "_Slot",
     "_Token",
+    "as_minutes",
     "check_time",
 ]
 
 BIG: Final = 1 << 40  # bypass threshold of a token that aging will not upgrade (counts still kept)
 INF: Final = math.inf
+_NAN: Final = math.nan
 
 BOOKED: Final = TokenState.BOOKED
 WAITLISTED: Final = TokenState.WAITLISTED
@@ -183,11 +185,28 @@ class _Token:
         self.wl_key: tuple[int, ...] | None = None
 
 
-def check_time(name: str, value: object) -> float:
-    """``value`` as a float, or :class:`InvalidRequest` naming ``name`` when it is not a finite number.
+def as_minutes(value: object, any_number: bool = False) -> float:
+    """``value`` as a float [min] if it is a finite number of minutes, else NaN.
 
-    ``value`` is typed ``object``: a compiled build would otherwise convert a ``bool`` to a float on entry.
+    A bool is never a number of minutes. Without ``any_number`` only ``int`` and ``float`` (subclasses included)
+    are; with it, any real number type too (NumPy's, ``Fraction``, ``Decimal``). ``value`` is typed ``object``:
+    a compiled build would otherwise convert a ``bool`` to a float on entry.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, float):  # the common case first
+        return float(value) if -INF < value < INF else _NAN
+    if isinstance(value, bool) or not (isinstance(value, int) or (any_number and isinstance(value, SupportsFloat))):
+        return _NAN
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):  # an int too large for a float, a number type that refuses
+        return _NAN
+    return f if -INF < f < INF else _NAN
+
+
+def check_time(name: str, value: object, any_number: bool = False) -> float:
+    """``value`` as a float [min] (see :func:`as_minutes`), or :class:`InvalidRequest` naming ``name`` when it is
+    not a finite number of minutes."""
+    f = as_minutes(value, any_number)
+    if f != f:  # NaN
         raise InvalidRequest(f"{name}: {value!r} is not a finite number of minutes")
-    return float(value)
+    return f

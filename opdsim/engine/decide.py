@@ -13,10 +13,7 @@ errors for any value (a native function typed ``float`` or ``str`` would raise a
 
 from __future__ import annotations
 
-import math
-from typing import Final, SupportsFloat
-
-from opdsim.engine._state import BOOKED, CALLED, CHECKED_IN, EMERGENCY, INF, WAITLISTED, _Doctor, _new
+from opdsim.engine._state import BOOKED, CALLED, CHECKED_IN, EMERGENCY, WAITLISTED, _Doctor, _new, check_time
 from opdsim.engine.choice import emergency_slot
 from opdsim.engine.errors import (
     BookingRejected,
@@ -49,21 +46,6 @@ from opdsim.engine.views import _Views
 
 __all__: list[str] = []
 
-_NAN: Final = math.nan
-
-
-def _minutes(value: object) -> float:
-    """``value`` as a float if it is a finite number (a bool is not), else NaN."""
-    if isinstance(value, float):  # the common case first
-        return float(value) if -INF < value < INF else _NAN
-    if isinstance(value, bool) or not isinstance(value, int | SupportsFloat):
-        return _NAN
-    try:  # an int, or another number type (NumPy's, Decimal, Fraction)
-        f = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return _NAN
-    return f if -INF < f < INF else _NAN
-
 
 class _Decide(_Views):
     def _begin(self, now: object) -> float:
@@ -71,9 +53,7 @@ class _Decide(_Views):
         it is earlier than the last change of state."""
         if self._closed:
             raise DayClosedError(f"the day was closed at {self._last:g} min; no further calls")
-        value = _minutes(now)
-        if value != value:  # NaN: not a finite number
-            raise InvalidRequest(f"now: {now!r} is not a finite number of minutes")
+        value = check_time("now", now, any_number=True)  # NumPy's numbers too: a simulation's clock may be one
         if value < self._last:
             raise TimeWentBackwards(f"now {value:g} min is earlier than {self._last:g} min, the last change of state")
         return value
@@ -123,6 +103,26 @@ class _Decide(_Views):
 
     def _complete(self, token_id: object, now: object) -> None:
         self._complete_at(token_id, self._begin(now))
+
+    def _cancel(self, token_id: object, now: object) -> None:
+        self._cancel_at(token_id, self._begin(now))
+
+    def _no_show(self, token_id: object, now: object) -> None:
+        self._no_show_at(token_id, self._begin(now))
+
+    def _leave(self, token_id: object, now: object) -> None:
+        self._leave_at(token_id, self._begin(now))
+
+    def _delay(self, doctor: object, minutes: object, now: object) -> None:
+        t = self._begin(now)
+        doc = self._doctor(doctor)
+        self._delay_at(doc, check_time("minutes", minutes), t)
+
+    def _tick(self, now: object) -> None:
+        self._tick_at(self._begin(now))
+
+    def _close(self, now: object) -> None:
+        self._close_at(self._begin(now))
 
     # -- the decisions, on checked arguments
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from opdsim.engine._state import check_time
 from opdsim.engine.checks import check_event
 from opdsim.engine.decide import _Decide
 from opdsim.engine.errors import DayClosedError, InvalidRequest, InvalidSchedule
@@ -215,35 +214,27 @@ class Engine(_Queries):
 
     def cancel(self, token_id: str, now: float) -> None:
         """Cancel a token not yet called; its seat is refilled from the waitlist at once."""
-        core = self._core
-        core._cancel_at(token_id, core._begin(now))
+        self._core._cancel(token_id, now)
 
     def no_show(self, token_id: str, now: float) -> None:
         """Mark a booked token whose patient did not check in by the deadline (slot start or seat time, plus grace)."""
-        core = self._core
-        core._no_show_at(token_id, core._begin(now))
+        self._core._no_show(token_id, now)
 
     def leave(self, token_id: str, now: float) -> None:
         """Record that a checked-in patient went away unseen; frees and refills the seat like a cancel."""
-        core = self._core
-        core._leave_at(token_id, core._begin(now))
+        self._core._leave(token_id, now)
 
     def delay(self, doctor: str, minutes: float, now: float) -> None:
         """The doctor runs late: slots not started shift by ``minutes``; the running slot ends later [min]."""
-        core = self._core
-        now = core._begin(now)
-        doc = core._doctor(doctor)
-        core._delay_at(doc, check_time("minutes", minutes), now)
+        self._core._delay(doctor, minutes, now)
 
     def tick(self, now: float) -> None:
         """Let clinic time reach ``now``: open slots, apply wait aging and (with ``auto_no_show``) mark no-shows."""
-        core = self._core
-        core._tick_at(core._begin(now))
+        self._core._tick(now)
 
     def close_day(self, now: float) -> None:
         """End the day: the patient being seen is completed, every other active token becomes unserved."""
-        core = self._core
-        core._close_at(core._begin(now))
+        self._core._close(now)
 
     # ------------------------------------------------------------------ replay
 

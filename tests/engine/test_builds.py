@@ -11,7 +11,9 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -49,6 +51,37 @@ def test_a_numpy_slot_index_is_refused_clearly() -> None:
     eng = _engine()
     with pytest.raises(UnknownSlot, match=r"slot: (np\.int64\()?0\)? is not a slot index"):
         eng.book("A", C.ONLINE, "D1", now=0, slot=np.int64(0))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**400, float("inf"), float("nan"), "5", None, 1j],
+    ids=["10**400", "inf", "nan", "str", "None", "complex"],
+)
+def test_a_time_that_is_no_finite_number_of_minutes_is_refused_by_every_command(value: Any) -> None:
+    # 10**400 is an int no float holds: once an OverflowError escaped from delay's minutes
+    eng = _engine()
+    tok = eng.book("A", C.ONLINE, "D1", now=0)
+    before = eng.snapshot()
+    calls: list[Callable[[], object]] = [
+        lambda: eng.book("B", C.ONLINE, "D1", now=value),
+        lambda: eng.emergency("E", now=value),
+        lambda: eng.check_in(tok.id, value),
+        lambda: eng.call_next("D1", value),
+        lambda: eng.complete(tok.id, value),
+        lambda: eng.cancel(tok.id, value),
+        lambda: eng.no_show(tok.id, value),
+        lambda: eng.leave(tok.id, value),
+        lambda: eng.delay("D1", 5, value),
+        lambda: eng.tick(value),
+        lambda: eng.close_day(value),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidRequest, match=r"now: .* is not a finite number of minutes"):
+            call()
+    with pytest.raises(InvalidRequest, match=r"minutes: .* is not a finite number of minutes"):
+        eng.delay("D1", value, 1)
+    assert eng.snapshot() == before
 
 
 def test_numpy_times_are_accepted_as_minutes() -> None:
