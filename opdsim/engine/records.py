@@ -300,16 +300,6 @@ class _Fold:
     # -- events: one handler per event class, found by the class itself (``_HANDLERS``), not by a chain of
     # isinstance tests: the fold runs once per event of every simulated day
 
-    def apply(self, ev: Event) -> None:
-        """Apply one event (:func:`fold` runs the same steps inline)."""
-        kind = ev.__class__
-        if self.unsettled is not None and kind is not Displaced and kind is not CheckedIn:
-            self.settle()
-        handler = _HANDLERS.get(kind)
-        if handler is None:  # a new event kind must be taught to the fold
-            raise InvalidRequest(f"records: unknown event {ev!r}")
-        handler(self, ev)
-
     def _engine_started(self, ev: EngineStarted) -> None:
         self.day.policy = ev.policy
         self.ranks = dict(ev.policy.ranks)
@@ -459,15 +449,15 @@ def fold(events: Iterable[Event]) -> DayRecords:
         closed, a token callable now has ``callable_since`` set and its open interval is not in ``callable``.
     """
     f = _Fold()
-    # the steps of _Fold.apply, inline, with the handlers bound once: this loop runs once per event
+    # the handlers bound once and called inline: this loop runs once per event of every simulated day
     handlers = {kind: handler.__get__(f) for kind, handler in _HANDLERS.items()}
     for ev in events:
         kind = ev.__class__
         if f.unsettled is not None and kind is not Displaced and kind is not CheckedIn:
-            f.settle()
+            f.settle()  # the seat just given is settled, unless this event still belongs to it (_Fold.unsettled)
         try:
             handler = handlers[kind]
-        except KeyError:
+        except KeyError:  # a new event kind must be taught to the fold
             raise InvalidRequest(f"records: unknown event {ev!r}") from None
         handler(ev)
     f.settle()
