@@ -19,7 +19,9 @@ from typing import Final
 
 __all__ = ["EMPTY", "RankTree"]
 
-EMPTY: Final = 1 << 62  # value of an unoccupied leaf; far above any threshold, so never "due"
+# Value of an unoccupied leaf: far above any threshold (at most 2**40), so never "due". Below 2**62, so that the
+# compiled build holds it, and every sum with it, as an unboxed machine integer rather than a Python int object.
+EMPTY: Final = 1 << 61
 
 
 class RankTree:
