@@ -35,7 +35,7 @@ from opdsim.engine.events import (
     Upgraded,
     Waitlisted,
 )
-from opdsim.engine.fold import HANDLERS
+from opdsim.engine.fold import KINDS
 from opdsim.engine.types import Category
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def check_event(eng: _Fold, event: Any) -> None:
     kind = type(event)
     if kind is EngineStarted:
         raise InvalidRequest("apply: EngineStarted may only open the log")
-    if kind not in HANDLERS:
+    if kind not in KINDS:
         raise InvalidRequest(f"apply: {event!r} is not an engine event")
     now = event.now
     if isinstance(now, bool) or not isinstance(now, int | float) or not (math.isfinite(now) or now == eng._last):
