@@ -16,10 +16,22 @@ Standard library only, like the rest of the engine. Times are clinic minutes sin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opdsim.engine._state import (
+    BOOKED,
+    CALLED,
+    CANCELLED,
+    CHECKED_IN,
+    COMPLETED,
+    EMERGENCY,
+    LEFT,
+    NO_SHOW,
+    UNSERVED,
+    WAITLISTED,
+)
 from opdsim.engine.errors import InvalidRequest
 from opdsim.engine.events import (
     Booked,
@@ -46,8 +58,6 @@ from opdsim.engine.policy import Policy
 from opdsim.engine.types import TERMINAL_STATES, Category, TokenState
 
 __all__ = ["DayRecords", "SlotRecord", "TokenRecord", "fold"]
-
-_EMERGENCY = Category.EMERGENCY
 
 
 @dataclass(slots=True)
@@ -251,12 +261,12 @@ class _Fold:
         s.seated += 1
         self.settle()
         self.unsettled = s
-        if rec.category is _EMERGENCY:
+        if rec.category is EMERGENCY:
             return  # callable once checked in, whatever the slot
         if rec.checked_in_at is None:
-            rec.state = TokenState.BOOKED
+            rec.state = BOOKED
             return
-        rec.state = TokenState.CHECKED_IN
+        rec.state = CHECKED_IN
         if s.opened:
             self._open(rec, now)
         else:
@@ -281,24 +291,61 @@ class _Fold:
         rec.state = state
         rec.ended_at = now
 
-    def _new(self, ev: Booked | Waitlisted) -> TokenRecord:
+    def _new(
+        self, now: float, token: str, patient: str, category: Category, doctor: str, requested: int
+    ) -> TokenRecord:
         tokens = self.day.tokens
-        category = ev.category
-        rec = TokenRecord(
-            ev.token,
-            ev.patient,
-            category,
-            ev.doctor,
-            len(tokens),
-            ev.now,
-            ev.requested_slot,
-            self.ranks[category],
-        )
-        tokens[ev.token] = rec
+        rec = TokenRecord(token, patient, category, doctor, len(tokens), now, requested, self.ranks[category])
+        tokens[token] = rec
         return rec
 
-    # -- events: one handler per event class, found by the class itself (``_HANDLERS``), not by a chain of
-    # isinstance tests: the fold runs once per event of every simulated day
+    def apply(self, ev: Any) -> None:
+        """Apply one event: the handler of its class (the most frequent kinds tested first; the fold runs once
+        per event of every simulated day, compiled in the engine's native build)."""
+        kind = ev.__class__
+        if self.unsettled is not None and kind is not Displaced and kind is not CheckedIn:
+            self.settle()  # the seat just given is settled, unless this event still belongs to it (``unsettled``)
+        if kind is Booked:
+            self._booked(ev)
+        elif kind is CheckedIn:
+            self._check_in(ev)
+        elif kind is Called:
+            self._called(ev)
+        elif kind is Completed:
+            self._completed(ev)
+        elif kind is NoShow:
+            self._no_show(ev)
+        elif kind is Upgraded:
+            self._upgraded(ev)
+        elif kind is SlotOpened:
+            self._slot_opened(ev)
+        elif kind is Cancelled:
+            self._cancelled(ev)
+        elif kind is Left:
+            self._left(ev)
+        elif kind is Waitlisted:
+            self._waitlisted(ev)
+        elif kind is Promoted:
+            self._promoted(ev)
+        elif kind is Displaced:
+            self._displaced(ev)
+        elif kind is CapBreached:
+            self._cap_breached(ev)
+        elif kind is SlotsShifted:
+            self._slots_shifted(ev)
+        elif kind is DoctorAdded:
+            self._doctor_added(ev)
+        elif kind is EngineStarted:
+            self._engine_started(ev)
+        elif kind is DayClosed:
+            self._closed(ev)
+        elif kind is Rejected:
+            self._rejected(ev)
+        else:  # a new event kind must be taught to the fold
+            raise InvalidRequest(f"records: unknown event {ev!r}")
+
+    # -- events: one handler per event class. The frequent ones unpack their event: compiled, a named tuple's
+    # fields are otherwise read by Python attribute lookup
 
     def _engine_started(self, ev: EngineStarted) -> None:
         self.day.policy = ev.policy
@@ -309,11 +356,12 @@ class _Fold:
         self.queue[ev.doctor] = {}
 
     def _booked(self, ev: Booked) -> None:
-        self._seat(self._new(ev), ev.slot, ev.now)
+        now, token, patient, category, doctor, slot, requested, _, _, _ = ev
+        self._seat(self._new(now, token, patient, category, doctor, requested), slot, now)
 
     def _waitlisted(self, ev: Waitlisted) -> None:
-        rec = self._new(ev)
-        rec.state = TokenState.WAITLISTED
+        rec = self._new(ev.now, ev.token, ev.patient, ev.category, ev.doctor, ev.requested_slot)
+        rec.state = WAITLISTED
         rec.waitlisted.append(ev.now)
 
     def _promoted(self, ev: Promoted) -> None:
@@ -326,32 +374,35 @@ class _Fold:
         if ev.to_slot is not None:
             self._seat(rec, ev.to_slot, ev.now)
         else:
-            rec.state = TokenState.WAITLISTED
+            rec.state = WAITLISTED
             rec.waitlisted.append(ev.now)
 
     def _cap_breached(self, ev: CapBreached) -> None:
         self.day.slots[ev.doctor][ev.slot].breaches += 1
 
     def _upgraded(self, ev: Upgraded) -> None:
-        rec = self.day.tokens[ev.token]
-        rec.rank = ev.rank
-        rec.upgrades.append((ev.now, ev.rank))
+        now, token, rank = ev
+        rec = self.day.tokens[token]
+        rec.rank = rank
+        rec.upgrades.append((now, rank))
 
     def _completed(self, ev: Completed) -> None:
-        rec = self.day.tokens[ev.token]
-        rec.state = TokenState.COMPLETED
-        rec.ended_at = ev.now
+        now, token = ev
+        rec = self.day.tokens[token]
+        rec.state = COMPLETED
+        rec.ended_at = now
 
     def _cancelled(self, ev: Cancelled) -> None:
         rec = self.day.tokens[ev.token]
-        self._end(rec, TokenState.CANCELLED, ev.now)
+        self._end(rec, CANCELLED, ev.now)
         rec.end_reason = ev.reason
 
     def _no_show(self, ev: NoShow) -> None:
-        self._end(self.day.tokens[ev.token], TokenState.NO_SHOW, ev.now)
+        now, token = ev
+        self._end(self.day.tokens[token], NO_SHOW, now)
 
     def _left(self, ev: Left) -> None:
-        self._end(self.day.tokens[ev.token], TokenState.LEFT, ev.now)
+        self._end(self.day.tokens[ev.token], LEFT, ev.now)
 
     def _slots_shifted(self, ev: SlotsShifted) -> None:
         for s in self.day.slots[ev.doctor]:
@@ -368,15 +419,16 @@ class _Fold:
         self.day.rejected.append(ev)
 
     def _check_in(self, ev: CheckedIn) -> None:
-        rec = self.day.tokens[ev.token]
-        rec.checked_in_at = ev.now
-        rec.queue_seq = ev.queue_seq
-        if rec.state is TokenState.WAITLISTED:
+        now, token, seq = ev
+        rec = self.day.tokens[token]
+        rec.checked_in_at = now
+        rec.queue_seq = seq
+        if rec.state is WAITLISTED:
             return  # present, but callable only once seated
-        rec.state = TokenState.CHECKED_IN
+        rec.state = CHECKED_IN
         assert rec.slot is not None
-        if rec.category is _EMERGENCY or self._slot(rec, rec.slot).opened:
-            self._open(rec, ev.now)
+        if rec.category is EMERGENCY or self._slot(rec, rec.slot).opened:
+            self._open(rec, now)
         else:
             self.pending.setdefault((rec.doctor, rec.slot), []).append(rec)
 
@@ -384,53 +436,35 @@ class _Fold:
         s = self.day.slots[ev.doctor][ev.slot]
         s.opened = True
         for rec in self.pending.pop((ev.doctor, ev.slot), []):
-            if rec.slot == ev.slot and rec.state is TokenState.CHECKED_IN and rec.callable_since is None:
+            if rec.slot == ev.slot and rec.state is CHECKED_IN and rec.callable_since is None:
                 # the engine's "latest of check-in, seat time and slot start" is the slot start here: every
                 # engine call opens the slots started by its ``now`` before changing anything, so a token waiting
                 # for a slot to open was seated and checked in before the slot's start
                 self._open(rec, s.start)
 
     def _called(self, ev: Called) -> None:
-        rec = self.day.tokens[ev.token]
-        self._close(rec, ev.now)
-        rec.state = TokenState.CALLED
-        rec.called_at = ev.now
+        now, token, doctor = ev
+        rec = self.day.tokens[token]
+        self._close(rec, now)
+        rec.state = CALLED
+        rec.called_at = now
         seq = rec.queue_seq
         assert seq is not None  # only checked-in tokens are callable
-        for other in self.queue[ev.doctor].values():  # all callable, so all checked in with a queue number
-            if other.rank > rec.rank and other.queue_seq < seq:  # type: ignore[operator]
-                other.bypasses += 1
+        rank = rec.rank
+        for other in self.queue[doctor].values():  # all callable, so all checked in with a queue number
+            if other.rank > rank:
+                other_seq = other.queue_seq
+                if other_seq is not None and other_seq < seq:
+                    other.bypasses += 1
 
     def _day_closed(self, now: float) -> None:
         self.day.closed_at = now
         for rec in self.day.tokens.values():
-            if rec.state is TokenState.CALLED:
-                rec.state = TokenState.COMPLETED
+            if rec.state is CALLED:
+                rec.state = COMPLETED
                 rec.ended_at = now
             elif rec.state not in TERMINAL_STATES:
-                self._end(rec, TokenState.UNSERVED, now)
-
-
-_HANDLERS: dict[type[Event], Callable[[_Fold, Any], None]] = {
-    EngineStarted: _Fold._engine_started,
-    DoctorAdded: _Fold._doctor_added,
-    Booked: _Fold._booked,
-    Waitlisted: _Fold._waitlisted,
-    Promoted: _Fold._promoted,
-    Displaced: _Fold._displaced,
-    CapBreached: _Fold._cap_breached,
-    Upgraded: _Fold._upgraded,
-    CheckedIn: _Fold._check_in,
-    SlotOpened: _Fold._slot_opened,
-    Called: _Fold._called,
-    Completed: _Fold._completed,
-    Cancelled: _Fold._cancelled,
-    NoShow: _Fold._no_show,
-    Left: _Fold._left,
-    SlotsShifted: _Fold._slots_shifted,
-    DayClosed: _Fold._closed,
-    Rejected: _Fold._rejected,
-}
+                self._end(rec, UNSERVED, now)
 
 
 def fold(events: Iterable[Event]) -> DayRecords:
@@ -449,16 +483,8 @@ def fold(events: Iterable[Event]) -> DayRecords:
         closed, a token callable now has ``callable_since`` set and its open interval is not in ``callable``.
     """
     f = _Fold()
-    # the handlers bound once and called inline: this loop runs once per event of every simulated day
-    handlers = {kind: handler.__get__(f) for kind, handler in _HANDLERS.items()}
-    for ev in events:
-        kind = ev.__class__
-        if f.unsettled is not None and kind is not Displaced and kind is not CheckedIn:
-            f.settle()  # the seat just given is settled, unless this event still belongs to it (_Fold.unsettled)
-        try:
-            handler = handlers[kind]
-        except KeyError:  # a new event kind must be taught to the fold
-            raise InvalidRequest(f"records: unknown event {ev!r}") from None
-        handler(ev)
+    items: Iterable[Any] = events  # compiled, an item typed Event would be type-checked on the way in
+    for ev in items:
+        f.apply(ev)  # which names a stray item in the engine's own error
     f.settle()
     return f.day
