@@ -60,12 +60,14 @@ typecheck: setup
 
 # Line and branch coverage of opdsim/, CLI and worker processes included, on every core (pytest-xdist).
 # Compiled modules are invisible to coverage, so with the compiled engine installed its lines are measured in
-# the second pass, on the pure build; `coverage report` then checks the floor in [tool.coverage.report]
+# the second pass, on the pure build (the engine suite, and the metrics tests that drive the compiled records
+# fold); `coverage report` then checks the floor in [tool.coverage.report]
 # fail_under (90%) once, over both passes. PostgreSQL (for tests/service/test_postgres.py) and Chromium (for the
 # report's rendering test) are installed and started by .ci/ scripts when missing; .ci/run requires both, a
 # developer's machine without root falls back to skipping those tests with the reason printed.
 # Files go whole to a worker (loadfile: a module's expensive fixture is built once), except in the engine pass,
 # where the five long stateful tests of one file would otherwise keep one worker busy while the other idles.
+RECORDS_TESTS := tests/metrics/test_records.py tests/metrics/test_patients_by_hand.py tests/metrics/test_summary_by_hand.py
 PYTEST := $(BIN)/python -m pytest -q -m "not slow" -n auto --cov --cov-report= --cov-fail-under=0
 unit: setup
 	rm -f .coverage .coverage.*
@@ -76,8 +78,8 @@ unit: setup
 	fi; \
 	$(PYTEST) --dist loadfile && \
 	if $(BIN)/python -c "import sys; from opdsim.engine import _build; sys.exit(_build.build() != 'compiled')"; then \
-		echo "== the engine suite again, on the pure-Python build (OPDSIM_PURE=1) =="; \
-		OPDSIM_PURE=1 $(PYTEST) --dist load --cov-append tests/engine; \
+		echo "== the engine suite and the records tests again, on the pure-Python build (OPDSIM_PURE=1) =="; \
+		OPDSIM_PURE=1 $(PYTEST) --dist load --cov-append tests/engine $(RECORDS_TESTS); \
 	fi
 	$(BIN)/python -m coverage report --skip-covered --show-missing
 

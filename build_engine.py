@@ -24,7 +24,20 @@ ROOT = Path(__file__).resolve().parent
 ENGINE = ROOT / "opdsim" / "engine"
 # the same list as opdsim.engine._build.COMPILED_MODULES (tests/engine/test_builds.py checks it); not imported
 # from there, since importing the package would load the stale compiled modules this build replaces
-MODULES = ("_tree", "_state", "defaults", "choice", "fold", "timers", "rebalance", "aging", "views", "decide", "checks")
+MODULES = (
+    "_tree",
+    "_state",
+    "defaults",
+    "choice",
+    "fold",
+    "timers",
+    "rebalance",
+    "aging",
+    "views",
+    "decide",
+    "checks",
+    "records",
+)
 
 
 def clean() -> int:

@@ -21,9 +21,10 @@ from types import ModuleType
 
 __all__ = ["COMPILED_MODULES", "build", "install"]
 
-#: The engine modules mypyc compiles; the rest (errors, events, policy, types, rules, queries, engine, the
-#: package itself) stay interpreted: exception classes, named tuples, enums, frozen dataclasses, protocols
-#: and the public boundary that must raise the engine's own errors for any argument.
+#: The engine modules mypyc compiles (``records`` folds a log into the lifecycle records the metrics read); the
+#: rest (errors, events, policy, types, rules, queries, engine, the package itself) stay interpreted: exception
+#: classes, named tuples, enums, frozen dataclasses, protocols and the public boundary that must raise the
+#: engine's own errors for any argument.
 COMPILED_MODULES = (
     "_tree",
     "_state",
@@ -36,6 +37,7 @@ COMPILED_MODULES = (
     "views",
     "decide",
     "checks",
+    "records",
 )
 
 _HERE = Path(__file__).resolve().parent
