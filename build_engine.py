@@ -13,6 +13,7 @@ imports the extensions first.
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
 import os
 import shutil
 import sys
@@ -22,22 +23,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 ENGINE = ROOT / "opdsim" / "engine"
-# the same list as opdsim.engine._build.COMPILED_MODULES (tests/engine/test_builds.py checks it); not imported
-# from there, since importing the package would load the stale compiled modules this build replaces
-MODULES = (
-    "_tree",
-    "_state",
-    "defaults",
-    "choice",
-    "fold",
-    "timers",
-    "rebalance",
-    "aging",
-    "views",
-    "decide",
-    "checks",
-    "records",
-)
+
+
+def _compiled_modules() -> tuple[str, ...]:
+    """``opdsim.engine._build.COMPILED_MODULES``, from that file alone: importing the package would load the
+    stale compiled modules this build replaces (``_build`` itself imports only the standard library)."""
+    spec = importlib.util.spec_from_file_location("_opdsim_engine_build", ENGINE / "_build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return tuple(module.COMPILED_MODULES)
+
+
+MODULES = _compiled_modules()
 
 
 def clean() -> int:

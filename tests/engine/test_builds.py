@@ -179,3 +179,4 @@ def test_the_build_script_compiles_the_modules_the_finder_knows() -> None:
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     assert script.MODULES == _build.COMPILED_MODULES
+    assert all((ROOT / "opdsim" / "engine" / f"{name}.py").is_file() for name in script.MODULES)
