@@ -43,6 +43,28 @@ def test_a_displaced_patient_waits_the_time_callable_in_all() -> None:
     assert eng.snapshot()["tokens"][a.id]["wait_acc"] == 40.0  # the engine's own clock agrees
 
 
+def test_an_emergency_before_its_slot_opens_is_callable_from_check_in() -> None:
+    # the only slot opens at 60. A walk-in present from 10 waits for it; an emergency at 30 is callable at once
+    # (whatever its slot) and called at 40: the emergency waits 10 minutes, the walk-in [60, 70), also 10, not 60
+    eng = _engine([(60.0, 120.0, 2)])
+    w = eng.book("W", Category.WALK_IN, "D1", now=10.0, check_in=True)
+    e = eng.emergency("E", now=30.0)
+    called = eng.call_next("D1", 40.0)
+    assert called is not None and called.id == e.id
+    eng.complete(e.id, 50.0)
+    assert eng.call_next("D1", 55.0) is None  # the walk-in's slot is not open yet
+    called = eng.call_next("D1", 70.0)
+    assert called is not None and called.id == w.id
+    eng.complete(w.id, 80.0)
+    eng.close_day(120.0)
+    records = fold(eng.events).tokens
+    assert records[e.id].callable == [(30.0, 40.0)]
+    assert records[w.id].callable == [(60.0, 70.0)]
+    assert records[e.id].first_callable == 30.0
+    tokens = eng.snapshot()["tokens"]
+    assert [tokens[t]["wait_acc"] for t in (e.id, w.id)] == [10.0, 10.0]  # the engine's own clock agrees
+
+
 def test_displaced_to_the_waitlist_then_promoted() -> None:
     # one slot of one seat, no later slot: the displaced token goes to the waitlist and is callable again only
     # once promoted into a freed seat (the emergency's completion keeps its seat: a cancellation frees one)
