@@ -100,21 +100,21 @@ def _population_from_records(records: DayRecords) -> dict[str, NDArray[Any]]:
     }
 
 
-# the fields patient_columns reads from each patient's last record, in the order of its row tuples, and their types
-_RECORD_FIELDS: tuple[tuple[str, Any], ...] = (
-    ("checked_in", float),
-    ("called", float),
-    ("ended", float),
-    ("callable_time", float),
-    ("state", object),
-    ("doctor", object),
-    ("slot", float),
-    ("token", object),
-    ("callable_at", float),
-    ("overtaken", np.int64),
-    ("upgraded", bool),
-    ("displaced", np.int64),
-    ("rebooked", bool),
+# the columns patient_columns takes from each patient's last record: (its name, the record's column, dtype)
+_RECORD_FIELDS: tuple[tuple[str, str, Any], ...] = (
+    ("checked_in", "checked_in_at", float),
+    ("called", "called_at", float),
+    ("ended", "ended_at", float),
+    ("callable_time", "callable_time", float),
+    ("state", "state", object),
+    ("doctor", "doctor", object),
+    ("slot", "slot", float),
+    ("token", "token", object),
+    ("callable_at", "first_callable", float),
+    ("overtaken", "bypasses", np.int64),
+    ("upgraded", "upgraded", bool),
+    ("displaced", "displacements", np.int64),
+    ("rebooked", "rebooked", bool),
 )
 
 
@@ -135,39 +135,9 @@ def patient_columns(
         Waits longer than this are starved [min].
     """
     pop = _population_from_records(records) if population is None else population
-    last = records.by_patient()
-    pids = list(pop["patient"])
-    rebooked_ids = records.rebooked()
-    booked_doctor = list(pop["booked_doctor"])
-    # one pass over the patients, one tuple each, then one array per field: a list comprehension per field over the
-    # records cost twice as much (a 100,000-patient run has 100,000 records)
-    rows: list[tuple[Any, ...]] = []
-    for p, d in zip(pids, booked_doctor, strict=True):
-        r = last.get(p)
-        if r is None:
-            # refused every token: the doctor asked for, and no token
-            rows.append((_NAN, _NAN, _NAN, _NAN, "rejected", d, _NAN, None, _NAN, 0, False, 0, p in rebooked_ids))
-            continue
-        slot = r.slot
-        rows.append(
-            (
-                _opt(r.checked_in_at),
-                _opt(r.called_at),
-                _opt(r.ended_at),
-                r.callable_time,
-                str(r.state),
-                r.doctor,
-                _NAN if slot is None else slot,
-                r.token,
-                _opt(r.first_callable),
-                r.bypasses,
-                bool(r.upgrades),
-                len(r.displacements),
-                p in rebooked_ids,
-            )
-        )
-    fields = zip(*rows, strict=True) if rows else [()] * len(_RECORD_FIELDS)
-    col = {name: np.array(f, dtype=t) for (name, t), f in zip(_RECORD_FIELDS, fields, strict=True)}
+    # one pass over the patients in the (compiled) records, one list per field
+    table = records.patient_columns(list(pop["patient"]), list(pop["booked_doctor"]))
+    col = {name: np.array(table[field], dtype=t) for name, field, t in _RECORD_FIELDS}
     checked, called, ended, state = col["checked_in"], col["called"], col["ended"], col["state"]
     present = ~np.isnan(checked)
     arrival = np.asarray(pop["arrival"], dtype=float)
@@ -243,19 +213,32 @@ def _quantiles(ordered: list[float], qs: tuple[float, ...] = _QUANTILES) -> list
     return out
 
 
-def _wait_stats(row: dict[str, float], values: NDArray[np.float64], base: str, suffix: str) -> None:
-    w = values[~np.isnan(values)]
-    if not len(w):
+def _wait_stats(
+    row: dict[str, float], values: NDArray[np.float64], base: str, suffix: str, has_nan: bool = True
+) -> None:
+    """The mean, median, p90, p95 and max of ``values`` (in patient order, NaN dropped) into ``row``;
+    ``has_nan=False`` says there is no NaN to drop."""
+    if has_nan and np.isnan(values).any():
+        values = values[~np.isnan(values)]
+    n = len(values)
+    if not n:
         for k in _STATS:
             row[f"{base}_{k}{suffix}"] = _NAN
         return
-    row[f"{base}_mean{suffix}"] = float(w.mean())  # before sorting: the pairwise sum depends on the order
-    ordered = np.sort(w).tolist()
+    # numpy's mean, bit for bit (its pairwise sum over the patients in order, then one division), without its
+    # per-call overhead; it must come before sorting, since the pairwise sum depends on the order
+    row[f"{base}_mean{suffix}"] = float(np.add.reduce(values)) / n
+    ordered = sorted(values.tolist())
     p50, p90, p95 = _quantiles(ordered)
     row[f"{base}_median{suffix}"] = p50
     row[f"{base}_p90{suffix}"] = p90
     row[f"{base}_p95{suffix}"] = p95
     row[f"{base}_max{suffix}"] = ordered[-1]
+
+
+_CODES = {c: k for k, c in enumerate(CATEGORIES)}  # category name -> its group; any other name is group 5
+_OTHER = len(CATEGORIES)
+_GROUPS = _OTHER + 1
 
 
 def summary_row(patients: Columns, records: DayRecords, session: tuple[float, float]) -> dict[str, float]:
@@ -280,15 +263,32 @@ def summary_row(patients: Columns, records: DayRecords, session: tuple[float, fl
     upgraded = np.asarray(patients["upgraded"], dtype=bool)
     state = np.asarray(patients["state"], dtype=object)
     present = ~np.isnan(wait)
-    for suffix, mask in [("", np.ones(len(wait), dtype=bool))] + [(f"_{c}", cat == c) for c in CATEGORIES]:
-        sel = present & mask
-        row[f"n{suffix}"] = int(sel.sum())
-        _wait_stats(row, wait[sel], "wait", suffix)
-        _wait_stats(row, wfa[sel], "wait_from_arrival", suffix)
-        row[f"starved{suffix}"] = int((starved & sel).sum())
-        row[f"starved_from_arrival{suffix}"] = int((starved_a & sel).sum())
-        row[f"overtaken_mean{suffix}"] = float(overtaken[sel].mean()) if sel.any() else _NAN
-        row[f"upgraded{suffix}"] = int((upgraded & mask).sum())
+    code = np.array([_CODES.get(c, _OTHER) for c in cat.tolist()], dtype=np.int64)
+    # the present patients grouped by category (a stable sort keeps each group in patient order, so each
+    # group's sums are numpy's own over that category's patients), and per-group counts and sums
+    here = np.flatnonzero(present)
+    by_group = here[np.argsort(code[here], kind="stable")]
+    n = np.bincount(code[here], minlength=_GROUPS)
+    bounds = np.concatenate(([0], np.cumsum(n))).tolist()
+    counts = [n.tolist()]
+    counts += [np.bincount(code[flags & present], minlength=_GROUPS).tolist() for flags in (starved, starved_a)]
+    counts.append(np.bincount(code[upgraded], minlength=_GROUPS).tolist())  # every patient, present or not
+    # whole numbers of overtakings: any order of summing them is exact, so this equals numpy's mean
+    overtakings = np.bincount(code[here], weights=overtaken[here], minlength=_GROUPS).tolist()
+    wait_g, wfa_g = wait[by_group], wfa[by_group]
+    gaps = bool(np.isnan(wfa_g).any())  # a present patient's waits from arrival are all known, normally
+    scopes = [("", wait[here], wfa[here], [sum(c) for c in counts], sum(overtakings))]
+    for g, c in enumerate(CATEGORIES):
+        part = slice(bounds[g], bounds[g + 1])
+        scopes.append((f"_{c}", wait_g[part], wfa_g[part], [k[g] for k in counts], overtakings[g]))
+    for suffix, waits, waits_a, (size, starve, starve_a, upgrades), overtook in scopes:
+        row[f"n{suffix}"] = size
+        _wait_stats(row, waits, "wait", suffix, has_nan=False)  # NaN marks the patients not present
+        _wait_stats(row, waits_a, "wait_from_arrival", suffix, has_nan=gaps)
+        row[f"starved{suffix}"] = starve
+        row[f"starved_from_arrival{suffix}"] = starve_a
+        row[f"overtaken_mean{suffix}"] = overtook / size if size else _NAN
+        row[f"upgraded{suffix}"] = upgrades
     row["patients"] = len(wait)
     done = state == "completed"
     row["completed"] = int(done.sum())
@@ -306,15 +306,28 @@ def summary_row(patients: Columns, records: DayRecords, session: tuple[float, fl
     completed = np.asarray(patients["completed"], dtype=float)
     called = np.asarray(patients["called"], dtype=float)
     doctor = np.asarray(patients["doctor"], dtype=object)
+    # the completed patients grouped by doctor, each group in patient order (so each doctor's sum of consultations
+    # is numpy's own over that doctor's patients); a doctor not in the records is left out
+    finished = np.flatnonzero(done)
+    column = {d: k for k, d in enumerate(records.slots)}
+    other = len(column)
+    who = np.array([column.get(d, other) for d in doctor[finished].tolist()], dtype=np.int64)
+    order = finished[np.argsort(who, kind="stable")]
+    sizes = np.bincount(who, minlength=other + 1).tolist()
+    ends, calls = completed[order], called[order]
+    lengths = ends - calls
+    ends_l, calls_l = ends.tolist(), calls.tolist()
     consulting = 0.0
     available = 0.0
     overtime = []
-    for d in records.slots:
-        mine = done & (doctor == d)
-        last = float(np.max(completed[mine], initial=start))
-        first = float(np.min(called[mine], initial=start))
+    at = 0
+    for size in sizes[:other]:
+        part = slice(at, at + size)
+        at += size
+        last = max([start, *ends_l[part]])
+        first = min([start, *calls_l[part]])
         overtime.append(max(0.0, last - end))
-        consulting += float(np.sum(completed[mine] - called[mine]))
+        consulting += float(np.add.reduce(lengths[part]))
         available += max(end, last) - min(start, first)
     row["utilisation"] = consulting / available if available > 0 else _NAN
     row["overtime_mean"] = float(np.mean(overtime)) if overtime else 0.0

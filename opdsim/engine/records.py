@@ -16,9 +16,10 @@ Standard library only, like the rest of the engine. Times are clinic minutes sin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from opdsim.engine._state import (
     BOOKED,
@@ -58,6 +59,9 @@ from opdsim.engine.policy import Policy
 from opdsim.engine.types import TERMINAL_STATES, Category, TokenState
 
 __all__ = ["DayRecords", "SlotRecord", "TokenRecord", "fold"]
+
+_NAN: Final = math.nan
+_STATE_TEXT: Final = {state: state.value for state in TokenState}  # a state as plain text, for frames
 
 
 @dataclass(slots=True)
@@ -220,10 +224,100 @@ class DayRecords:
         for rec in self.tokens.values():
             if rec.patient in noshow and rec.issued_at >= noshow[rec.patient]:
                 out.add(rec.patient)
-            if rec.state is TokenState.NO_SHOW and rec.ended_at is not None:
+            if rec.state is NO_SHOW and rec.ended_at is not None:
                 noshow.setdefault(rec.patient, rec.ended_at)
         out.update(r.patient for r in self.rejected if r.patient in noshow and r.now >= noshow[r.patient])
         return out
+
+    def patient_columns(self, patients: Sequence[str], doctors: Sequence[str | None]) -> dict[str, list[Any]]:
+        """Each patient's last token as columns, one entry per patient in the order given.
+
+        Parameters
+        ----------
+        patients : sequence of str
+            Patient ids; a patient with no token here (refused every request, or not in this log) gets NaN
+            times, state ``"rejected"``, no token and zero counts.
+        doctors : sequence of str or None
+            One per patient: the doctor reported for a patient with no token (the one asked for, if any).
+
+        Returns
+        -------
+        dict of str to list
+            ``checked_in_at``, ``called_at``, ``ended_at``, ``first_callable`` [min] and ``slot`` as floats
+            (NaN for none); ``callable_time`` [min]; ``state`` as text; ``doctor``; ``token`` (None if
+            none); ``bypasses`` and ``displacements`` as counts; ``upgraded`` and ``rebooked`` as bools.
+        """
+        last = self.by_patient()
+        rebooked = self.rebooked()
+        nan = _NAN
+        checked: list[float] = []
+        called: list[float] = []
+        ended: list[float] = []
+        waited: list[float] = []
+        states: list[str] = []
+        doctor_of: list[str | None] = []
+        slots: list[float] = []
+        tokens: list[str | None] = []
+        first: list[float] = []
+        bypasses: list[int] = []
+        upgraded: list[bool] = []
+        displaced: list[int] = []
+        again: list[bool] = []
+        for p, d in zip(patients, doctors, strict=True):
+            again.append(p in rebooked)
+            r = last.get(p)
+            if r is None:
+                checked.append(nan)
+                called.append(nan)
+                ended.append(nan)
+                waited.append(nan)
+                states.append("rejected")
+                doctor_of.append(d)
+                slots.append(nan)
+                tokens.append(None)
+                first.append(nan)
+                bypasses.append(0)
+                upgraded.append(False)
+                displaced.append(0)
+                continue
+            t = r.checked_in_at
+            checked.append(nan if t is None else t)
+            t = r.called_at
+            called.append(nan if t is None else t)
+            t = r.ended_at
+            ended.append(nan if t is None else t)
+            total = 0.0
+            for start, end in r.callable:
+                total += end - start
+            waited.append(total)
+            states.append(_STATE_TEXT[r.state])
+            doctor_of.append(r.doctor)
+            s = r.slot
+            slots.append(nan if s is None else float(s))
+            tokens.append(r.token)
+            if r.callable:
+                first.append(r.callable[0][0])
+            else:
+                t = r.callable_since
+                first.append(nan if t is None else t)
+            bypasses.append(r.bypasses)
+            upgraded.append(len(r.upgrades) > 0)
+            displaced.append(len(r.displacements))
+        return {
+            "checked_in_at": checked,
+            "called_at": called,
+            "ended_at": ended,
+            "callable_time": waited,
+            "state": states,
+            "doctor": doctor_of,
+            "slot": slots,
+            "token": tokens,
+            "first_callable": first,
+            "bypasses": bypasses,
+            "upgraded": upgraded,
+            "displacements": displaced,
+            "rebooked": again,
+        }
 
 
 class _Fold:
