@@ -25,4 +25,4 @@ class _Aging(_Rebalance):
                 if pos is None:
                     break
                 tok = doc.by_pos[pos]
-                self._emit(_new(Upgraded, (now, tok.id, self._aging.target(tok.rank))))
+                self._emit(_new(Upgraded, (now, tok.id, self._target(tok.rank))))

@@ -197,7 +197,7 @@ class _Decide(_Views):
                         return self._view(held)
         self._advance(now)
         if doctor is None:
-            doc = self._choice.for_emergency(now)
+            doc = self._for_emergency(now)
         freed: list[tuple[_Doctor, int]] = []
         held = self._active.get((patient, doc.id))
         if held is not None:
@@ -209,7 +209,7 @@ class _Decide(_Views):
         self._emit(_new(Booked, (now, token_id, patient, EMERGENCY, doc.id, idx, idx, None, None, None)))
         self._emit(_new(CheckedIn, (now, token_id, self._seq + 1)))
         slot = doc.slots[idx]
-        if slot.regular + slot.emerg > slot.cap + self._policy.overflow_cap:
+        if slot.regular + slot.emerg > slot.cap + self._overflow_cap:
             victim = self._pop_displaceable(slot)
             if victim is None:
                 self._emit(CapBreached(now, doc.id, idx, token_id))
@@ -288,7 +288,7 @@ class _Decide(_Views):
 
     def _tick_at(self, now: float) -> None:
         self._advance(now)
-        if not self._policy.auto_no_show:
+        if not self._auto_no_show:
             return
         while True:
             due = self._due_no_shows(now)

@@ -29,7 +29,8 @@ from opdsim.engine._state import (
     _Slot,
     _Token,
 )
-from opdsim.engine.choice import DoctorChoice, EarliestCall
+from opdsim.engine.choice import DoctorChoice, EarliestCall, Excluded
+from opdsim.engine.defaults import LowestPriorityLatest, PolicyAging
 from opdsim.engine.events import (
     Booked,
     Called,
@@ -50,7 +51,7 @@ from opdsim.engine.events import (
     Waitlisted,
 )
 from opdsim.engine.policy import Policy
-from opdsim.engine.rules import AgingRule, DisplacementRule, LowestPriorityLatest, PolicyAging, Rules
+from opdsim.engine.rules import AgingRule, DisplacementRule, Rules
 from opdsim.engine.types import TERMINAL_STATES, Category, TokenState
 
 __all__: list[str] = []
@@ -69,9 +70,18 @@ class _Fold:
         self._victim: DisplacementRule = LowestPriorityLatest() if rules.displacement is None else rules.displacement
         make_choice = EarliestCall if rules.choice is None else rules.choice
         self._choice: DoctorChoice = make_choice(self._ranks, self._rank_of[EMERGENCY])
+        # The default rules again under their own classes: the compiled build calls a native class's methods
+        # directly, and a protocol's through a Python method lookup (about 2,000 calls a standard day).
+        self._index = self._choice if isinstance(self._choice, EarliestCall) else None
+        self._default_aging = self._aging if isinstance(self._aging, PolicyAging) else None
+        self._default_victim = self._victim if isinstance(self._victim, LowestPriorityLatest) else None
         self._rules = rules
         self._bypass_on = self._aging.bypass_threshold(0) is not None
         self._max_disp = policy.max_displacements
+        # policy values the hot paths read, held natively (the policy is an interpreted frozen dataclass)
+        self._auto_no_show = bool(policy.auto_no_show)
+        self._on_full = str(policy.on_full)
+        self._overflow_cap = int(policy.overflow_cap)
         self._grace = float(policy.no_show_grace)
         self._log: list[Any] = [EngineStarted(policy)]
         self._last = -INF  # latest now of a call that changed the state (none yet: bookings may precede opening)
@@ -159,8 +169,43 @@ class _Fold:
             held[ev.doctor] = tok
         return tok
 
+    # -- the rules, called directly when they are the defaults
+
+    def _touch(self, doc: _Doctor) -> None:
+        index = self._index
+        if index is not None:
+            index.touch(doc)
+        else:
+            self._choice.touch(doc)
+
+    def _for_booking(self, rank: int, now: float, excluded: Excluded) -> _Doctor | None:
+        index = self._index
+        if index is not None:
+            return index.for_booking(rank, now, excluded)
+        return self._choice.for_booking(rank, now, excluded)
+
+    def _for_emergency(self, now: float) -> _Doctor:
+        index = self._index
+        return self._choice.for_emergency(now) if index is None else index.for_emergency(now)
+
+    def _victim_key(self, rank: int, issue: int) -> tuple[int, ...]:
+        victim = self._default_victim
+        return self._victim.key(rank, issue) if victim is None else victim.key(rank, issue)
+
+    def _bypass_threshold(self, upgrades: int) -> int | None:
+        aging = self._default_aging
+        return self._aging.bypass_threshold(upgrades) if aging is None else aging.bypass_threshold(upgrades)
+
+    def _wait_threshold(self, upgrades: int) -> float | None:
+        aging = self._default_aging
+        return self._aging.wait_threshold(upgrades) if aging is None else aging.wait_threshold(upgrades)
+
+    def _target(self, rank: int) -> int:
+        aging = self._default_aging
+        return self._aging.target(rank) if aging is None else aging.target(rank)
+
     def _push_displaceable(self, s: _Slot, tok: _Token) -> None:
-        key = self._victim.key(tok.rank, tok.issue)
+        key = self._victim_key(tok.rank, tok.issue)
         heapq.heappush(s.displaceable, (key, tok.issue, tok.seat_ver, tok.rank, tok))
 
     def _seat(self, tok: _Token, index: int, now: float) -> None:
@@ -169,7 +214,7 @@ class _Fold:
         tok.slot = index
         tok.seated_at = now
         tok.seat_ver += 1
-        self._choice.touch(doc)
+        self._touch(doc)
         if tok.category is EMERGENCY:
             s.emerg += 1
             return
@@ -188,7 +233,7 @@ class _Fold:
 
     def _free_seat(self, tok: _Token, slot: int) -> None:
         s = tok.doctor.slots[slot]
-        self._choice.touch(tok.doctor)
+        self._touch(tok.doctor)
         if tok.category is EMERGENCY:
             s.emerg -= 1
         else:
@@ -215,20 +260,20 @@ class _Fold:
         """Put a callable token into its rank's tree with its next bypass threshold and, for wait aging,
         schedule its next wait threshold (counted from ``callable_since``)."""
         doc = tok.doctor
-        self._choice.touch(doc)
+        self._touch(doc)
         eligible = self._eligible(tok)
-        thr = self._aging.bypass_threshold(tok.upgrades) if eligible else None
+        thr = self._bypass_threshold(tok.upgrades) if eligible else None
         tok.thr = BIG if thr is None else thr
         doc.tree_of[tok.rank].insert(tok.pos, tok.thr - tok.bypass_acc)
         if eligible:
-            wait = self._aging.wait_threshold(tok.upgrades)
+            wait = self._wait_threshold(tok.upgrades)
             if wait is not None:
                 assert tok.callable_since is not None
                 deadline = tok.callable_since + wait - tok.wait_acc
                 heapq.heappush(self._waits, (deadline, tok.issue, tok.wait_ver, tok))
 
     def _remove_callable(self, tok: _Token, now: float) -> None:
-        self._choice.touch(tok.doctor)
+        self._touch(tok.doctor)
         value = tok.doctor.tree_of[tok.rank].remove(tok.pos)
         tok.bypass_acc = tok.thr - value
         tok.in_tree = False
@@ -247,7 +292,7 @@ class _Fold:
     def _end(self, tok: _Token, state: TokenState, now: float) -> None:
         if tok.state is WAITLISTED:
             tok.doctor.wl_count -= 1
-            self._choice.touch(tok.doctor)
+            self._touch(tok.doctor)
         if tok.pos >= 0 and tok.state is not CALLED:
             self._stop_waiting(tok)
         tok.state = state
@@ -289,7 +334,7 @@ class _Fold:
         tok.wl_key = (1, tok.rank, self._wl_order)
         heapq.heappush(tok.doctor.wl[ev.requested_slot], (tok.wl_key, tok))
         tok.doctor.wl_count += 1
-        self._choice.touch(tok.doctor)
+        self._touch(tok.doctor)
 
     def _on_promoted(self, ev: Promoted) -> None:
         tok = self._tokens[ev.token]
@@ -386,7 +431,7 @@ class _Fold:
         doc.consult_sum += now - tok.called_at
         doc.consult_n += 1
         doc.busy = None
-        self._choice.touch(doc)
+        self._touch(doc)
         self._end(tok, COMPLETED, now)
 
     def _on_cancelled(self, ev: Cancelled) -> None:
@@ -401,7 +446,7 @@ class _Fold:
     def _on_slots_shifted(self, ev: SlotsShifted) -> None:
         now, m = ev.now, ev.minutes
         doc = self._docs[ev.doctor]
-        self._choice.touch(doc)
+        self._touch(doc)
         for s in doc.slots:
             if s.start > now:
                 s.start += m

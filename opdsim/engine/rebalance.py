@@ -28,7 +28,7 @@ class _Rebalance(_Timers):
     def _place(self, doc: _Doctor, slot: int | None, now: float) -> tuple[Any, ...]:
         """Where a booking at ``doc`` would go: ("seat", slot, requested), ("wait", requested) or
         ("reject", requested, next_slot_with_room, reason)."""
-        on_full = self._policy.on_full
+        on_full = self._on_full
         slots = doc.slots
         if slot is not None:
             s = slots[slot]
@@ -100,20 +100,19 @@ class _Rebalance(_Timers):
     def _choose_for_booking(self, patient: str, rank: int, now: float) -> tuple[_Doctor, tuple[Any, ...]]:
         """The doctor and placement of a booking without a named doctor or slot (O(log doctors))."""
         active = self._active
-        choice = self._choice
 
         def excluded(d: _Doctor) -> bool:
             return (patient, d.id) in active
 
-        doc = choice.for_booking(rank, now, excluded)
+        doc = self._for_booking(rank, now, excluded)
         if doc is not None:
             count = len(self._log)
             self._advance(now)  # aging due by now may change the ranks ahead
             if len(self._log) != count:
-                doc = choice.for_booking(rank, now, excluded)
+                doc = self._for_booking(rank, now, excluded)
                 assert doc is not None
             return doc, self._place(doc, None, now)
-        doc = choice.for_waitlist(now, excluded)
+        doc = self._choice.for_waitlist(now, excluded)
         if doc is None:
             raise DuplicateBooking(f"patient {patient!r} already holds an active token at every doctor")
         return doc, self._place(doc, None, now)

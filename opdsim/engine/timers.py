@@ -47,7 +47,7 @@ class _Timers(_Fold):
             if t < best:
                 best = t
             break
-        if self._policy.auto_no_show:
+        if self._auto_no_show:
             ns = self._noshows
             while ns:
                 t, issue, ver, tok = ns[0]
@@ -84,7 +84,7 @@ class _Timers(_Fold):
             else:
                 _, _, ver, tok = heapq.heappop(waits)
                 if tok.in_tree and tok.wait_ver == ver:
-                    self._emit(Upgraded(now, tok.id, self._aging.target(tok.rank)))
+                    self._emit(Upgraded(now, tok.id, self._target(tok.rank)))
 
     def _due_no_shows(self, now: float) -> list[_Token]:
         """Booked tokens whose no-show deadline has passed by ``now``, in (deadline, issue) order.
