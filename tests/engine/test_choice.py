@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opdsim.engine import Engine, OpdsimError, Policy
-from opdsim.engine.choice import ScanChoice
+from opdsim.engine.choice import SCAN_UP_TO, EarliestCall, ScanChoice
 from opdsim.engine.rules import Rules
-from opdsim.engine.types import Category
+from opdsim.engine.types import Category, TokenState
 from tests.engine.strategies import PATIENTS, categories, policies, schedules, time_steps
 
 Schedule = list[tuple[float, float, int]]
@@ -130,14 +132,22 @@ def _clinic_days(draw: st.DrawFn) -> tuple[Policy, dict[str, Schedule], list[tup
     return policy, clinic, draw(st.lists(st.tuples(steps, op), min_size=1, max_size=60))
 
 
+# the index itself (a look at each doctor is off), and the default, which looks at each doctor in a clinic this small
+INDEXED = Rules(choice=functools.partial(EarliestCall, scan_up_to=0))
+
+
+@pytest.mark.parametrize("rules", [INDEXED, None], ids=["index", "small-clinic scan"])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_clinic_days())
 def test_indexed_choice_agrees_with_a_scan_of_every_doctor(
+    rules: Rules | None,
     day: tuple[Policy, dict[str, Schedule], list[tuple[float, tuple[Any, ...]]]],
 ) -> None:
-    """The default EarliestCall index and the brute-force ScanChoice make the same choice at every call."""
+    """EarliestCall, through its index and through its own look at each doctor of a small clinic, makes the
+    same choice as the brute-force ScanChoice at every call."""
+    assert SCAN_UP_TO >= 6  # the days drawn have 1 to 6 doctors: the default looks at each of them
     policy, clinic, ops = day
-    fast, scan = Engine(policy), Engine(policy, rules=SCAN)
+    fast, scan = Engine(policy, rules=rules), Engine(policy, rules=SCAN)
     for eng in (fast, scan):
         for doctor, slots in clinic.items():
             eng.add_doctor(doctor, slots, now=0.0)
@@ -182,3 +192,20 @@ def test_a_completion_makes_the_doctor_free_for_the_choice_at_once(make_clinic: 
     eng.call_next("D2", 1.5)  # D2 sees E0; B waits
     eng.complete(e0.id, 1.8)
     assert eng.emergency("E", None, now=2).doctor == "D1"
+
+
+@pytest.mark.parametrize("rules", [INDEXED, None], ids=["index", "small-clinic scan"])
+def test_with_every_seat_taken_a_booking_joins_the_shortest_waitlist(rules: Rules | None) -> None:
+    # one seat per doctor, all taken; then waitlists of 2 at D1 and 1 at D2 and D3: the shortest, ties to the
+    # lowest id, is D2, then D3 (D2 now has 2), then D1 (all have 2)
+    eng = Engine(Policy(aging="none"), rules=rules)
+    doctors = ("D1", "D2", "D3")
+    for d in doctors:
+        eng.add_doctor(d, [(0.0, 60.0, 1)], now=0.0)
+    for d in doctors:
+        eng.book(f"seated-{d}", Category.ONLINE, d, now=0.0)
+    for patient, d in (("w1", "D1"), ("w2", "D1"), ("w3", "D2"), ("w4", "D3")):
+        assert eng.book(patient, Category.ONLINE, d, now=1.0).state is TokenState.WAITLISTED
+    chosen = [eng.book(f"any-{i}", Category.ONLINE, None, now=2.0) for i in range(3)]
+    assert [v.doctor for v in chosen] == ["D2", "D3", "D1"]
+    assert all(v.state is TokenState.WAITLISTED for v in chosen)
