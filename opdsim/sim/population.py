@@ -98,6 +98,24 @@ def _poisson_times(rng: np.random.Generator, rate_per_min: float, start: float, 
     return np.sort(rng.uniform(start, end, n))
 
 
+_ID_CACHE: dict[str, list[str]] = {}  # category prefix -> its first patient ids, formatted once per process
+_ID_CACHE_MAX = 20_000  # ids kept per prefix (about 1.3 MB for the five); later ones are formatted each time
+
+
+def _patient_ids(prefix: str, first: int, count: int) -> list[str]:
+    """The ids ``{prefix}{first:05d}`` ... of ``count`` patients (formatting them costs a third of drawing a
+    standard day, and every day of a sweep asks for the same ones)."""
+    end = first + count
+    cache = _ID_CACHE.get(prefix, [])
+    if len(cache) < end <= _ID_CACHE_MAX:
+        # a new list, never one changed in place: a thread reading the old one (a Dask worker's) is not disturbed
+        grown = min(max(end, 2 * len(cache)), _ID_CACHE_MAX)
+        cache = _ID_CACHE[prefix] = cache + [f"{prefix}{i:05d}" for i in range(len(cache), grown)]
+    if end <= len(cache):
+        return cache[first:end]
+    return [f"{prefix}{i:05d}" for i in range(first, end)]
+
+
 def _concat(parts: list[NDArray[np.float64]]) -> NDArray[np.float64]:
     return np.concatenate(parts) if parts else np.empty(0)
 
@@ -113,6 +131,8 @@ def draw_population(scenario: Scenario, streams: Streams) -> Population:
     """
     docs = scenario.doctors
     slots = docs.slots()
+    slot_starts = np.array([start for start, _ in slots], dtype=float)
+    doctor_ids = list(docs.ids)
     scale = scenario.demand.scale  # multiplies every rate; 1.0 leaves every float, so every draw, as it was
     cats: list[int] = []
     kinds: list[int] = []
@@ -135,7 +155,7 @@ def draw_population(scenario: Scenario, streams: Streams) -> Population:
         reps = counts[d_idx, s_idx]
         d_of = np.repeat(d_idx, reps)
         s_of = np.repeat(s_idx, reps)
-        start = np.array([slots[s][0] for s in s_of], dtype=float)
+        start = slot_starts[s_of]
         when = streams["booking_time"].uniform(docs.session_start - BOOKING_WINDOW, docs.session_start, n)
         late = demand.punctuality.sample(streams["punctuality"], n)
         u = streams["attendance"].uniform(0.0, 1.0, n)
@@ -146,8 +166,8 @@ def draw_population(scenario: Scenario, streams: Streams) -> Population:
         arrive = np.where(no_show | cancels, np.nan, start + late)
         cats.extend([int(cat)] * n)
         kinds.extend([KIND_BOOKED] * n)
-        doctor.extend(docs.ids[i] for i in d_of)
-        slot.extend(int(s) for s in s_of)
+        doctor.extend([doctor_ids[i] for i in d_of.tolist()])
+        slot.extend(s_of.tolist())
         booked_at.append(when)
         arrival.append(arrive)
         cancel_at.append(cancel_time)
@@ -205,7 +225,7 @@ def _finish(
             consult[mask] = scenario.consultation[cat].sample(rng, k)
         prefix = cat.name[:2]
         first = int(counters[int(cat)])
-        ids[mask] = [f"{prefix}{i:05d}" for i in range(first, first + k)]
+        ids[mask] = _patient_ids(prefix, first, k)
         counters[int(cat)] += k
     patience = np.full(n, np.inf)
     if scenario is not None and scenario.patience is not None and n:

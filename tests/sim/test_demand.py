@@ -111,3 +111,16 @@ def test_a_walk_in_list_shorter_than_the_session_is_refused(standard_day: Scenar
     assert standard_day.replace(**{"demand.walk_in.rate_per_hour": [28, 24, 14, 6, 2]}).demand.walk_in.expected == 74
     with pytest.raises(ScenarioError, match=r"demand\.walk_in\.rate_per_hour: 6 hourly rates.*only 5 hours"):
         standard_day.replace(**{"demand.walk_in.rate_per_hour": [1] * 6})
+
+
+def test_patient_ids_are_the_same_from_the_cache_past_it_and_across_its_growth(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opdsim.sim import population
+
+    monkeypatch.setattr(population, "_ID_CACHE", {})
+    monkeypatch.setattr(population, "_ID_CACHE_MAX", 10)
+    want = [f"WA{i:05d}" for i in range(14)]
+    assert population._patient_ids("WA", 0, 3) == want[:3]  # fills the cache to 3
+    assert population._patient_ids("WA", 2, 5) == want[2:7]  # grows it to 7, across the old end
+    assert population._patient_ids("WA", 6, 8) == want[6:14]  # past the most it keeps: formatted, not cached
+    assert population._ID_CACHE["WA"] == want[:7]
+    assert population._patient_ids("EM", 0, 0) == []
