@@ -64,7 +64,7 @@ _NAN: Final = math.nan
 _STATE_TEXT: Final = {state: state.value for state in TokenState}  # a state as plain text, for frames
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class TokenRecord:
     """The life of one token, from its issue to its end.
 
@@ -133,6 +133,73 @@ class TokenRecord:
     callable_since: float | None = None  # start of the open callable interval, None when not callable
     seated: bool = False  # holds a seat now
 
+    # Written out rather than generated: the compiled build runs a hand-written __init__ natively, where the
+    # dataclass's generated one is interpreted (about 11,000 instructions a record, half the fold of a day).
+    def __init__(
+        self,
+        token: str,
+        patient: str,
+        category: Category,
+        doctor: str,
+        issue: int,
+        issued_at: float,
+        requested_slot: int,
+        rank: int,
+        *,
+        seats: list[tuple[float, int]] | None = None,
+        waitlisted: list[float] | None = None,
+        checked_in_at: float | None = None,
+        queue_seq: int | None = None,
+        callable: list[tuple[float, float]] | None = None,
+        displacements: list[tuple[float, int, int | None]] | None = None,
+        bypasses: int = 0,
+        upgrades: list[tuple[float, int]] | None = None,
+        called_at: float | None = None,
+        ended_at: float | None = None,
+        state: TokenState = BOOKED,
+        end_reason: str | None = None,
+        slot: int | None = None,
+        callable_since: float | None = None,
+        seated: bool = False,
+    ) -> None:
+        self.token = token
+        self.patient = patient
+        self.category = category
+        self.doctor = doctor
+        self.issue = issue
+        self.issued_at = issued_at
+        self.requested_slot = requested_slot
+        self.rank = rank
+        self.seats = [] if seats is None else seats
+        self.waitlisted = [] if waitlisted is None else waitlisted
+        self.checked_in_at = checked_in_at
+        self.queue_seq = queue_seq
+        self.callable = [] if callable is None else callable
+        self.displacements = [] if displacements is None else displacements
+        self.bypasses = bypasses
+        self.upgrades = [] if upgrades is None else upgrades
+        self.called_at = called_at
+        self.ended_at = ended_at
+        self.state = state
+        self.end_reason = end_reason
+        self.slot = slot
+        self.callable_since = callable_since
+        self.seated = seated
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as a call of the constructor with every field (the compiled class is built by its __init__)."""
+        required = (
+            self.token,
+            self.patient,
+            self.category,
+            self.doctor,
+            self.issue,
+            self.issued_at,
+            self.requested_slot,
+            self.rank,
+        )
+        return (_token_record, (required, {name: getattr(self, name) for name in _KEYWORD_FIELDS}))
+
     @property
     def callable_time(self) -> float:
         """Minutes callable in all, summed over every interval (the open one counts to its start) [min]."""
@@ -149,6 +216,29 @@ class TokenRecord:
     def seated_at(self) -> float | None:
         """When the token took its first seat [min], or None."""
         return self.seats[0][0] if self.seats else None
+
+
+_KEYWORD_FIELDS: Final = (
+    "seats",
+    "waitlisted",
+    "checked_in_at",
+    "queue_seq",
+    "callable",
+    "displacements",
+    "bypasses",
+    "upgrades",
+    "called_at",
+    "ended_at",
+    "state",
+    "end_reason",
+    "slot",
+    "callable_since",
+    "seated",
+)
+
+
+def _token_record(required: tuple[Any, ...], fields: dict[str, Any]) -> TokenRecord:
+    return TokenRecord(*required, **fields)
 
 
 @dataclass(slots=True)

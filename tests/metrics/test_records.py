@@ -4,6 +4,8 @@ seat counts)."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from opdsim.engine import BookingRejected, Category, Engine, Policy, TokenState
@@ -216,3 +218,11 @@ def test_simulated_days_agree_with_the_engines_own_accounting(
             assert any(r.displacements for r in records.tokens.values())
         # replayed logs fold to the same records
         assert fold(Engine.replay(played.engine.events).events) == records
+
+
+def test_token_records_pickle_with_every_field(standard_day: Scenario) -> None:
+    # a day's records travel between processes: each token record comes back equal, lists and all
+    records = fold(play(standard_day, seed=3, replication=0).engine.events)
+    tokens = list(records.tokens.values())
+    assert any(r.callable for r in tokens) and any(r.seats for r in tokens)
+    assert pickle.loads(pickle.dumps(tokens)) == tokens
