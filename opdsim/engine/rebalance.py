@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from opdsim.engine._state import BOOKED, CHECKED_IN, WAITLISTED, _Doctor, _Slot, _Token
+from opdsim.engine._state import BOOKED, CHECKED_IN, WAITLISTED, _Doctor, _new, _Slot, _Token
 from opdsim.engine.choice import booking_estimate
 from opdsim.engine.errors import DuplicateBooking, UnknownSlot
 from opdsim.engine.events import Promoted
@@ -95,7 +95,7 @@ class _Rebalance(_Timers):
                 continue
             tok = self._best_waiting(doc, index)
             if tok is not None:
-                self._emit(Promoted(now, tok.id, index))
+                self._emit(_new(Promoted, (now, tok.id, index)))
 
     def _choose_for_booking(self, patient: str, rank: int, now: float) -> tuple[_Doctor, tuple[Any, ...]]:
         """The doctor and placement of a booking without a named doctor or slot (O(log doctors))."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 
-from opdsim.engine._state import BOOKED, INF, _Token
+from opdsim.engine._state import BOOKED, INF, _new, _Token
 from opdsim.engine.events import SlotOpened, Upgraded
 from opdsim.engine.fold import _Fold
 
@@ -80,11 +80,11 @@ class _Timers(_Fold):
                 if start > t:  # shifted by a delay since the entry was made
                     heapq.heappush(opens, (start, order, idx, doc_id))
                     continue
-                self._emit(SlotOpened(now, doc_id, idx))
+                self._emit(_new(SlotOpened, (now, doc_id, idx)))
             else:
                 _, _, ver, tok = heapq.heappop(waits)
                 if tok.in_tree and tok.wait_ver == ver:
-                    self._emit(Upgraded(now, tok.id, self._target(tok.rank)))
+                    self._emit(_new(Upgraded, (now, tok.id, self._target(tok.rank))))
 
     def _due_no_shows(self, now: float) -> list[_Token]:
         """Booked tokens whose no-show deadline has passed by ``now``, in (deadline, issue) order.
