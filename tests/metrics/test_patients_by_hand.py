@@ -372,3 +372,36 @@ def test_utilisation_of_a_short_idle_session() -> None:
     records = fold(eng.events)
     row = summary_row(patient_columns(records, None, 120.0), records, (0.0, 0.5))
     assert row["utilisation"] == 0.0  # half a doctor-minute available, none used
+
+
+def test_a_patient_displaced_twice_keeps_the_first_callable_time_and_counts_both() -> None:
+    # one seat a slot, no room over it: each emergency pushes A into the next slot. A is callable from its
+    # check-in at 1 to the first emergency at 5, from slot 1's start at 30 to the second at 35, and from slot
+    # 2's start at 60 to the close at 70: first callable at 1, displaced twice, 4 + 5 + 10 = 19 minutes in all
+    eng = Engine(Policy(aging="none", overflow_cap=0, max_displacements=3))
+    eng.add_doctor("D1", [(0.0, 30.0, 1), (30.0, 60.0, 1), (60.0, 90.0, 1)])
+    a = eng.book("A", Category.ONLINE, "D1", now=0.0)
+    eng.check_in(a.id, 1.0)
+    eng.emergency("E1", "D1", now=5.0)
+    eng.tick(30.0)
+    eng.emergency("E2", "D1", now=35.0)
+    eng.tick(60.0)
+    eng.close_day(70.0)
+    cols = patient_columns(fold(eng.events), None, 60.0)
+    row = cols["patient"].tolist().index("A")
+    assert cols["slot"][row] == 2.0
+    assert cols["callable_at"][row] == 1.0
+    assert cols["displaced"][row] == 2
+    assert cols["wait"][row] == 19.0
+    assert cols["state"][row] == "unserved"
+
+
+def test_in_a_log_not_yet_closed_a_waiting_patient_is_callable_from_the_check_in() -> None:
+    eng = Engine(Policy(aging="none"))
+    eng.add_doctor("D1", [(0.0, 60.0, 2)])
+    b = eng.book("B", Category.ONLINE, "D1", now=0.0)
+    eng.check_in(b.id, 3.0)
+    cols = patient_columns(fold(eng.events), None, 60.0)
+    _eq(cols["callable_at"], [3.0])
+    _eq(cols["wait"], [0.0])  # the open interval counts from its start: nothing closed yet
+    _eq(cols["state"], ["checked_in"])
