@@ -44,7 +44,9 @@ __all__ = [
     "booking_estimate",
     "emergency_estimate",
     "emergency_slot",
+    "expected_free",
     "first_free_slot",
+    "tokens_ahead",
 ]
 
 Excluded = Callable[[_Doctor], bool]
@@ -91,16 +93,22 @@ def emergency_slot(doc: _Doctor, now: float) -> int:
     return len(doc.slots) - 1
 
 
+def expected_free(doc: _Doctor, mean: float, now: float) -> float | None:
+    """When the patient being seen is expected to leave (the call plus ``mean`` [min]), if after ``now``; else
+    None (the doctor is idle, or overrunning: free now)."""
+    busy = doc.busy
+    if busy is None:
+        return None
+    assert busy.called_at is not None
+    expected = busy.called_at + mean
+    return expected if expected > now else None
+
+
 def emergency_estimate(doc: _Doctor, now: float, emergency_rank: int) -> float:
     """Estimated call time of an emergency seated at ``doc`` at ``now`` [min]."""
     mean = doc.mean_consult(doc.slots[emergency_slot(doc, now)])
-    free = now
-    if doc.busy is not None:
-        assert doc.busy.called_at is not None
-        expected = doc.busy.called_at + mean
-        if expected > now:
-            free = expected
-    return free + len(doc.tree_of[emergency_rank]) * mean
+    expected = expected_free(doc, mean, now)
+    return (now if expected is None else expected) + len(doc.tree_of[emergency_rank]) * mean
 
 
 def first_free_slot(doc: _Doctor, now: float) -> int | None:
@@ -111,22 +119,29 @@ def first_free_slot(doc: _Doctor, now: float) -> int | None:
     return None
 
 
-def booking_estimate(doc: _Doctor, slot: int, rank: int, now: float) -> float:
-    """Estimated call time of a new token of effective ``rank`` seated in ``slot`` of ``doc`` [min]."""
-    s = doc.slots[slot]
-    ahead = 0
+def tokens_ahead(doc: _Doctor, rank: int) -> int:
+    """Who a new token of effective ``rank`` waits for at ``doc``: its callable tokens of that rank or better,
+    plus one if the doctor is busy."""
+    ahead = 0 if doc.busy is None else 1
     for r, tree in doc.trees:
         if r > rank:
             break
         ahead += tree.cnt[1]
-    if doc.busy is not None:
-        ahead += 1
-    return (now if now > s.start else s.start) + ahead * doc.mean_consult(s)
+    return ahead
+
+
+def booking_estimate(doc: _Doctor, slot: int, rank: int, now: float) -> float:
+    """Estimated call time of a new token of effective ``rank`` seated in ``slot`` of ``doc`` [min]."""
+    s = doc.slots[slot]
+    return (now if now > s.start else s.start) + tokens_ahead(doc, rank) * doc.mean_consult(s)
 
 
 def callable_count(doc: _Doctor) -> int:
     """Number of the doctor's callable tokens."""
-    return sum(tree.cnt[1] for _, tree in doc.trees)
+    count = 0
+    for _, tree in doc.trees:
+        count += tree.cnt[1]
+    return count
 
 
 # ---------------------------------------------------------------------------------------------- reference
@@ -317,26 +332,17 @@ class EarliestCall:
         did = doc.id
         v = self._ver_book[did] + 1
         self._ver_book[did] = v
-        free = None
-        for s in doc.slots:
-            if s.end > now and s.regular + s.emerg < s.cap:
-                free = s
-                break
-        if free is None or not self._book_ranks:
+        index = first_free_slot(doc, now)
+        if index is None or not self._book_ranks:
             return
         self._pushes[0] += 1
-        m = doc.consult_sum / doc.consult_n if doc.consult_n else (free.end - free.start) / free.cap
+        free = doc.slots[index]
+        m = doc.mean_consult(free)
         later = now < free.start
         # the entries hold until the slot starts (their key changes form) or ends (another slot is the free one)
         heapq.heappush(self._timers_book, (free.start if later else free.end, did, v, doc))
-        trees = doc.trees
-        busy = 1 if doc.busy is not None else 0
         for rank in self._book_ranks:
-            ahead = busy
-            for r, tree in trees:
-                if r > rank:
-                    break
-                ahead += tree.cnt[1]
+            ahead = tokens_ahead(doc, rank)
             if later:
                 heapq.heappush(self._book_later[rank], (free.start + ahead * m, did, v, doc))
             else:
@@ -365,37 +371,19 @@ class EarliestCall:
         self._ver_em[did] = v
         self._pushes[1] += 1
         stale = INF  # the next instant at which this entry stops being right
-        ntok = 0
-        for _, tree in doc.trees:
-            ntok += tree.cnt[1]
-        slots = doc.slots
-        eidx = len(slots) - 1
-        for s in slots:
-            if s.end > now:
-                eidx = s.index
-                break
-        es = slots[eidx]
-        if doc.consult_n:
-            mean = doc.consult_sum / doc.consult_n
-        else:
-            mean = (es.end - es.start) / es.cap
-            if es.end > now:
-                stale = es.end  # the next slot becomes the emergency slot, with its own mean
+        ntok = callable_count(doc)
+        es = doc.slots[emergency_slot(doc, now)]
+        mean = doc.mean_consult(es)
+        if not doc.consult_n and es.end > now:
+            stale = es.end  # the next slot becomes the emergency slot, with its own mean
         em = len(doc.tree_of[self._er]) * mean
-        busy = doc.busy
-        entry: _EmEntry = (em, ntok, did, v, doc)
-        if busy is not None:
-            assert busy.called_at is not None
-            expected = busy.called_at + mean
-            if expected > now:
-                entry = (expected + em, ntok, did, v, doc)
-                heapq.heappush(self._em_later, entry)
-                if expected < stale:
-                    stale = expected
-            else:
-                heapq.heappush(self._em_now, entry)
+        expected = expected_free(doc, mean, now)
+        if expected is None:
+            heapq.heappush(self._em_now, (em, ntok, did, v, doc))
         else:
-            heapq.heappush(self._em_now, entry)
+            heapq.heappush(self._em_later, (expected + em, ntok, did, v, doc))
+            if expected < stale:
+                stale = expected
         if stale < INF:
             heapq.heappush(self._timers_em, (stale, did, v, doc))
 
@@ -491,29 +479,18 @@ class EarliestCall:
         b: _Doctor | None = None  # best of the doctors free later, by (expected free + that, callable, id)
         b_key, b_ntok, b_id = INF, 0, ""
         for doc in self._docs:
-            ntok = 0
-            for _, tree in doc.trees:
-                ntok += tree.cnt[1]
-            slots = doc.slots
-            es = slots[len(slots) - 1]
-            for s in slots:
-                if s.end > now:
-                    es = s
-                    break
-            mean = doc.consult_sum / doc.consult_n if doc.consult_n else (es.end - es.start) / es.cap
+            ntok = callable_count(doc)
+            mean = doc.mean_consult(doc.slots[emergency_slot(doc, now)])
             em = len(doc.tree_of[er]) * mean
             did = doc.id
-            busy = doc.busy
-            if busy is not None:
-                assert busy.called_at is not None
-                expected = busy.called_at + mean
-                if expected > now:
-                    key = expected + em
-                    if b is None or _before(key, ntok, did, b_key, b_ntok, b_id):
-                        b, b_key, b_ntok, b_id = doc, key, ntok, did
-                    continue
-            if a is None or _before(em, ntok, did, a_key, a_ntok, a_id):
-                a, a_key, a_ntok, a_id = doc, em, ntok, did
+            expected = expected_free(doc, mean, now)
+            if expected is None:
+                if a is None or _before(em, ntok, did, a_key, a_ntok, a_id):
+                    a, a_key, a_ntok, a_id = doc, em, ntok, did
+            else:
+                key = expected + em
+                if b is None or _before(key, ntok, did, b_key, b_ntok, b_id):
+                    b, b_key, b_ntok, b_id = doc, key, ntok, did
         if a is None:
             assert b is not None
             return b
@@ -527,26 +504,18 @@ class EarliestCall:
         b: _Doctor | None = None  # best of those whose free slot starts later, by (start + ahead x mean, id)
         b_key, b_id = INF, ""
         for doc in self._docs:
-            free = None
-            for s in doc.slots:
-                if s.end > now and s.regular + s.emerg < s.cap:
-                    free = s
-                    break
-            if free is None or excluded(doc):
+            index = first_free_slot(doc, now)
+            if index is None or excluded(doc):
                 continue
-            m = doc.consult_sum / doc.consult_n if doc.consult_n else (free.end - free.start) / free.cap
-            ahead = 1 if doc.busy is not None else 0
-            for r, tree in doc.trees:
-                if r > rank:
-                    break
-                ahead += tree.cnt[1]
+            free = doc.slots[index]
+            x = tokens_ahead(doc, rank) * doc.mean_consult(free)
             did = doc.id
             if now < free.start:
-                key = free.start + ahead * m
+                key = free.start + x
                 if b is None or key < b_key or (key == b_key and did < b_id):
                     b, b_key, b_id = doc, key, did
             else:
-                key = ahead * m
+                key = x
                 if a is None or key < a_key or (key == a_key and did < a_id):
                     a, a_key, a_id = doc, key, did
         if a is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from opdsim.engine._state import (
@@ -188,22 +188,15 @@ class TokenRecord:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as a call of the constructor with every field (the compiled class is built by its __init__)."""
-        required = (
-            self.token,
-            self.patient,
-            self.category,
-            self.doctor,
-            self.issue,
-            self.issued_at,
-            self.requested_slot,
-            self.rank,
-        )
-        return (_token_record, (required, {name: getattr(self, name) for name in _KEYWORD_FIELDS}))
+        return (_token_record, ({f.name: getattr(self, f.name) for f in fields(self)},))
 
     @property
     def callable_time(self) -> float:
         """Minutes callable in all, summed over every interval (the open one counts to its start) [min]."""
-        return sum(end - start for start, end in self.callable)
+        total = 0.0
+        for start, end in self.callable:
+            total += end - start
+        return total
 
     @property
     def first_callable(self) -> float | None:
@@ -218,27 +211,8 @@ class TokenRecord:
         return self.seats[0][0] if self.seats else None
 
 
-_KEYWORD_FIELDS: Final = (
-    "seats",
-    "waitlisted",
-    "checked_in_at",
-    "queue_seq",
-    "callable",
-    "displacements",
-    "bypasses",
-    "upgrades",
-    "called_at",
-    "ended_at",
-    "state",
-    "end_reason",
-    "slot",
-    "callable_since",
-    "seated",
-)
-
-
-def _token_record(required: tuple[Any, ...], fields: dict[str, Any]) -> TokenRecord:
-    return TokenRecord(*required, **fields)
+def _token_record(values: dict[str, Any]) -> TokenRecord:
+    return TokenRecord(**values)
 
 
 @dataclass(slots=True)
@@ -376,20 +350,14 @@ class DayRecords:
             called.append(nan if t is None else t)
             t = r.ended_at
             ended.append(nan if t is None else t)
-            total = 0.0
-            for start, end in r.callable:
-                total += end - start
-            waited.append(total)
+            waited.append(r.callable_time)
             states.append(_STATE_TEXT[r.state])
             doctor_of.append(r.doctor)
             s = r.slot
             slots.append(nan if s is None else float(s))
             tokens.append(r.token)
-            if r.callable:
-                first.append(r.callable[0][0])
-            else:
-                t = r.callable_since
-                first.append(nan if t is None else t)
+            t = r.first_callable
+            first.append(nan if t is None else t)
             bypasses.append(r.bypasses)
             upgraded.append(len(r.upgrades) > 0)
             displaced.append(len(r.displacements))
