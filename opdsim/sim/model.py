@@ -375,7 +375,10 @@ def play_day(plan: DayPlan) -> tuple[Engine, dict[int, str], np.ndarray, np.ndar
         Observer readings (time [min], callable tokens, busy doctors) at ``plan.sample_times``.
     """
     day = _Day(plan)
-    with collector_paused():  # every token and event of the day stays alive: a cycle search would only rescan them
+    # every token and event of the day stays alive: a cycle search would only rescan them. The result is built
+    # inside the pause, so that its end allocates nothing: a collection then would scan the whole live day
+    with collector_paused():
         eng = day.run()
-    samples = np.array(day.samples, dtype=float).reshape(-1, 3)
-    return eng, day.token_of, day.rebooked, day.rejected, samples
+        samples = np.array(day.samples, dtype=float).reshape(-1, 3)
+        result = eng, day.token_of, day.rebooked, day.rejected, samples
+    return result
