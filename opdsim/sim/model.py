@@ -8,8 +8,9 @@ Processes
   arriving booked patient checks in (or, if the token already became a no-show, books again and checks in); a
   walk-in books at the desk and checks in at once (``doctor=None``: the engine picks the doctor); an emergency
   goes through :meth:`Engine.emergency`.
-* patience: a timeout with a callback (not a process) per checked-in patient with finite patience; on expiry
-  a patient not yet called leaves.
+* patience: the deadlines of checked-in patients with finite patience in one heap, and a timeout with a
+  callback (not a process) at the earliest deadline of a patient still waiting; at a deadline a patient not yet
+  called leaves.
 * ``doctor``: one per doctor: late start (announced to the engine with :meth:`Engine.delay`), breaks, then
   ``call_next`` / consult / ``complete`` until the overtime limit. An idle doctor sleeps until woken, and only
   a change that may have given its own queue a callable token wakes it (read from the engine's new events).
@@ -21,6 +22,8 @@ The model holds no queue logic: it only knows who is where in time, and asks the
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import operator
 from collections.abc import Generator
@@ -28,6 +31,7 @@ from typing import Any, Final
 
 import numpy as np
 import simpy
+import simpy.events
 
 from opdsim.engine import BookingRejected, Category, Engine, Policy, TokenState
 from opdsim.engine.events import CheckedIn, Displaced, Promoted, SlotOpened
@@ -58,8 +62,8 @@ class _Clock(simpy.Environment):
 
     ``skip_to(t)`` is what ``yield env.timeout(t - env.now)`` would do when no event is scheduled before ``t``
     (and none at ``t``, which would otherwise run first): it sets the clock to ``t`` at once and saves two
-    scheduled events. It, :meth:`discard_pending` and ``now`` (read without a Python call) are the one place that
-    touches SimPy's internals.
+    scheduled events. It, :meth:`call_at`, :meth:`discard_pending` and ``now`` (read without a Python call) are
+    the one place that touches SimPy's internals.
     """
 
     # SimPy's ``now`` is a property running a Python function; the model reads it about 2,000 times a day
@@ -71,6 +75,17 @@ class _Clock(simpy.Environment):
             self._now = t
             return True
         return False
+
+    def call_at(self, t: float, callback: Any) -> None:
+        """Run ``callback(event)`` at clock time ``t`` [min] exactly: a timeout scheduled at an absolute time,
+        where ``timeout(t - now)`` may land an ulp off ``t``."""
+        if not t >= self._now:
+            raise ValueError(f"call_at: {t!r} is before the current time {self._now!r}")
+        event = simpy.Event(self)
+        event._ok = True
+        event._value = None
+        event.callbacks.append(callback)
+        heapq.heappush(self._queue, (t, simpy.events.NORMAL, next(self._eid), event))
 
     def discard_pending(self) -> None:
         """Drop every event still scheduled (the day is over): their callbacks hold the model, which holds this
@@ -150,6 +165,9 @@ class _Day:
         self.tick_at = math.inf
         self.consult = pop.consultation.tolist()
         self.finite_patience = bool(np.isfinite(pop.patience).any())
+        self.patience: list[tuple[float, int, str]] = []  # (deadline [min], order, token id) of checked-in patients
+        self.run_outs: set[float] = set()  # the deadlines [min] a patience timeout is scheduled for
+        self.checked_in = itertools.count()  # ties of deadlines go in check-in order
         self.samples: list[tuple[float, int, int]] = []
 
     # -- signalling between processes
@@ -256,20 +274,46 @@ class _Day:
                 continue
             self.wake()
             if self.finite_patience and patience[i] < math.inf:
-                env.timeout(patience[i]).callbacks.append(self._patience_of(tid))
+                self.expect_leaving(tid, now + patience[i])
 
-    def _patience_of(self, token_id: str) -> Any:
-        """The callback that ends a patient's patience: one not yet called leaves."""
+    # -- patience
 
-        def run_out(_: simpy.Event) -> None:
-            eng = self.eng
-            if eng.closed:
-                return
+    def expect_leaving(self, token_id: str, deadline: float) -> None:
+        """A checked-in patient leaves at ``deadline`` [min] unless called first.
+
+        Most patients are called long before their patience ends, and a SimPy timeout for each cost an eighth of
+        a day's play. The deadlines wait in one heap instead, and a timeout comes at the earliest deadline not yet
+        known to be moot (:meth:`run_out`); always one at or before the heap's first.
+        """
+        heapq.heappush(self.patience, (deadline, next(self.checked_in), token_id))
+        if not self.run_outs or deadline < min(self.run_outs):
+            self.run_outs.add(deadline)
+            self.env.call_at(deadline, self.run_out)
+
+    def run_out(self, _: simpy.Event) -> None:
+        """The timeout at a deadline: every patient whose patience has ended and who is still waiting leaves.
+        Then the deadlines of patients no longer waiting (called or gone, for good) are dropped from the front of
+        the heap, and the next timeout is set for the first one left."""
+        now = self.env.now
+        run_outs = self.run_outs
+        run_outs.discard(now)
+        eng = self.eng
+        if eng.closed:
+            return
+        patience = self.patience
+        while patience and patience[0][0] <= now:
+            token_id = heapq.heappop(patience)[2]
             if eng.state(token_id) in _WAITING:
-                eng.leave(token_id, self.env.now)
+                eng.leave(token_id, now)
                 self.wake()
-
-        return run_out
+        state = eng.state
+        while patience and state(patience[0][2]) not in _WAITING:
+            heapq.heappop(patience)
+        if patience:
+            at = patience[0][0]
+            if not run_outs or at < min(run_outs):
+                run_outs.add(at)
+                self.env.call_at(at, self.run_out)
 
     def doctor(self, plan: DoctorPlan) -> Generator[simpy.Event, Any, None]:
         env, eng = self.env, self.eng
