@@ -160,7 +160,8 @@ class _Day:
         self.patient_index = {p: i for i, p in enumerate(pop.patient.tolist())}
         self.rebooked = np.zeros(len(pop), dtype=bool)
         self.rejected = np.zeros(len(pop), dtype=bool)
-        self.idle: dict[str, simpy.Event | None] = {d.id: None for d in plan.doctors}
+        self.idle: dict[str, simpy.Event | None] = {d.id: None for d in plan.doctors}  # the event it sleeps on
+        self.sleeping = 0  # doctors with an idle event
         self.tick_wake: simpy.Event | None = None
         self.tick_at = math.inf
         self.consult = pop.consultation.tolist()
@@ -180,22 +181,28 @@ class _Day:
         if not events:
             return  # nothing changed since the last look: no queue grew, the next due time stands
         self.seen += len(events)
+        if self.sleeping:  # nine times in ten every doctor is busy: then no event needs a look
+            self.wake_doctors(events)
+        self.check_ticker()
+
+    def wake_doctors(self, events: list[Any]) -> None:
+        """Wake each idle doctor whose queue one of ``events`` may have given a callable token."""
         idle = self.idle
         doctor_of = self.doctor_of
         for ev in events:
             kind = ev.__class__
             if kind is CheckedIn or kind is Promoted or kind is Displaced:
-                doctor = doctor_of[ev.token]  # type: ignore[union-attr]
+                doctor = doctor_of[ev.token]
             elif kind is SlotOpened:
-                doctor = ev.doctor  # type: ignore[union-attr,assignment]
+                doctor = ev.doctor
             else:
                 continue
             wake = idle[doctor]
             if wake is not None:
                 idle[doctor] = None
+                self.sleeping -= 1
                 if not wake.triggered:  # its timeout may have fired at this very instant
                     wake.succeed()
-        self.check_ticker()
 
     def check_ticker(self) -> None:
         """Wake the sleeping ticker if the engine's next due time is now earlier than it planned for."""
@@ -341,9 +348,12 @@ class _Day:
                 until = min(last_call, breaks[0][0]) if breaks else last_call
                 ev = env.event()
                 self.idle[doc] = ev
+                self.sleeping += 1
                 env.timeout(until - env.now).callbacks.append(_wake_up(ev))
                 yield ev
-                self.idle[doc] = None
+                if self.idle[doc] is not None:  # woken by its own timeout, not by a change of its queue
+                    self.idle[doc] = None
+                    self.sleeping -= 1
                 continue
             yield env.timeout(consult[index[view.patient]])
             complete(view.id, env.now)

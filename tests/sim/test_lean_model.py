@@ -165,3 +165,23 @@ def test_a_day_is_not_scanned_by_the_collector_before_it_is_returned(standard_da
     played = _collections_over_a_played_day(lambda: model.play_day(plan))
     simulated = _collections_over_a_played_day(lambda: simulate(standard_day, seed=4, replication=2))
     assert not any(played) and not any(simulated), (played, simulated)
+
+
+def test_the_count_of_sleeping_doctors_is_exact(standard_day: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    # wake() looks at the new events only when some doctor sleeps; a count that ran high would only cost time, one
+    # that ran low would leave a doctor asleep with patients waiting. Checked at every wake of a 30-doctor day.
+    from opdsim.sim.streams import Streams
+
+    checked = {"wakes": 0, "sleeping": 0}
+    original = model._Day.wake
+
+    def checking(self: Any) -> None:
+        asleep = sum(ev is not None for ev in self.idle.values())
+        assert self.sleeping == asleep, (self.env.now, self.sleeping, asleep)
+        checked["wakes"] += 1
+        checked["sleeping"] += asleep > 0
+        original(self)
+
+    monkeypatch.setattr(model._Day, "wake", checking)
+    model.play_day(standard_day.replace({"doctors.count": 30}).plan_day(Streams(5, 0)).plan)
+    assert checked["wakes"] > 1_000 and checked["sleeping"] > 100, checked
