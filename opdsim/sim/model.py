@@ -13,7 +13,8 @@ Processes
   called leaves.
 * ``doctor``: one per doctor: late start (announced to the engine with :meth:`Engine.delay`), breaks, then
   ``call_next`` / consult / ``complete`` until the overtime limit. An idle doctor sleeps until woken, and only
-  a change that may have given its own queue a callable token wakes it (read from the engine's new events).
+  a change that may have given its own queue a callable token wakes it (read from the engine's new events), or
+  until its break or last call: one timeout per such stretch, however often the doctor falls idle in it.
 * ``ticker``: calls :meth:`Engine.tick` exactly at :meth:`Engine.next_due` (slot starts, no-show deadlines,
   wait-aging thresholds), never by polling; it is woken early when a change brings the next due time forward.
 
@@ -338,6 +339,14 @@ class _Day:
         consult = self.consult
         index = self.patient_index
         call_next, complete = eng.call_next, eng.complete
+        idle = self.idle
+        alarm = -math.inf  # the end [min] of the idle stretch a timeout is set for
+
+        def ring(_: simpy.Event) -> None:  # the end of an idle stretch: wake the doctor if still asleep
+            ev = idle[doc]
+            if ev is not None and not ev.triggered:
+                ev.succeed()
+
         while env.now < last_call:
             if breaks and env.now >= breaks[0][0]:
                 yield env.timeout(breaks.pop(0)[1])
@@ -347,12 +356,14 @@ class _Day:
             if view is None:
                 until = min(last_call, breaks[0][0]) if breaks else last_call
                 ev = env.event()
-                self.idle[doc] = ev
+                idle[doc] = ev
                 self.sleeping += 1
-                env.timeout(until - env.now).callbacks.append(_wake_up(ev))
+                if until != alarm:  # one timeout per idle stretch's end, not one per time the doctor dozes off
+                    alarm = until
+                    env.call_at(until, ring)
                 yield ev
-                if self.idle[doc] is not None:  # woken by its own timeout, not by a change of its queue
-                    self.idle[doc] = None
+                if idle[doc] is not None:  # woken by the end of the stretch, not by a change of its queue
+                    idle[doc] = None
                     self.sleeping -= 1
                 continue
             yield env.timeout(consult[index[view.patient]])

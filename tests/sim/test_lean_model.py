@@ -185,3 +185,32 @@ def test_the_count_of_sleeping_doctors_is_exact(standard_day: Scenario, monkeypa
     monkeypatch.setattr(model._Day, "wake", checking)
     model.play_day(standard_day.replace({"doctors.count": 30}).plan_day(Streams(5, 0)).plan)
     assert checked["wakes"] > 1_000 and checked["sleeping"] > 100, checked
+
+
+def test_an_idle_doctor_has_one_alarm_per_stretch_not_per_doze(
+    standard_day: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a doctor who finds the queue empty sleeps until woken or until the stretch ends (its break, its last call);
+    # the timeout for that end is set once per stretch, however often the doctor dozes off in it
+    from opdsim.sim.streams import Streams
+
+    alarms: list[float] = []
+    dozes = {"n": 0}
+    call_at, event = model._Clock.call_at, model._Clock.event
+
+    def spy_call_at(self: model._Clock, t: float, callback: Any) -> None:
+        if callback.__name__ == "ring":
+            alarms.append(t)
+        call_at(self, t, callback)
+
+    def spy_event(self: model._Clock) -> Any:
+        dozes["n"] += 1  # the model makes an event of its own only for a doctor's or the ticker's sleep
+        return event(self)
+
+    monkeypatch.setattr(model._Clock, "call_at", spy_call_at)
+    monkeypatch.setattr(model._Clock, "event", spy_event)
+    plan = standard_day.plan_day(Streams(6, 0)).plan
+    model.play_day(plan)
+    # three doctors, one break each: at most the break's start and the last call, per doctor
+    assert 0 < len(alarms) <= 2 * len(plan.doctors), alarms
+    assert dozes["n"] > 3 * len(alarms), dozes
