@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -623,6 +624,8 @@ def _usage_line(error: Exception) -> str:
 
 
 def _interrupted() -> int:
+    # a second Ctrl-C while the process exits (joining the pool's threads) would end in a traceback from threading
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     note = _INTERRUPT_NOTE[-1]() if _INTERRUPT_NOTE else "nothing was kept; run the same command again"
     _say(f"opdsim: interrupted: {_one_line(note)}")
     return 130

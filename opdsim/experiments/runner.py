@@ -222,6 +222,11 @@ class Backend:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is not None:
+            # interrupted (or failed): the work in flight is dropped anyway, so the workers are killed rather than
+            # waited for. Waiting also hung now and then after a Ctrl-C (1 run in 6 of `opdsim demo`): workers
+            # left waiting for work that never came kept the process from exiting.
+            self._discard_pool()
         self.close()
 
     def run(self, scenario: Scenario, key: str, tasks: Sequence[Task], keep_patients: bool) -> Iterator[Outcome]:

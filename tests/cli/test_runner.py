@@ -68,3 +68,27 @@ def test_a_replication_that_kills_its_worker_is_retried_then_reported(
     resumed = sweep(_spec(), workers=2, out=out, resume=True)  # and --resume completes the study
     pd.testing.assert_frame_equal(resumed.summary, sweep(_spec(), workers=1).summary, check_exact=True)
     assert load_results(out).manifest["state"] == "complete"
+
+
+def test_an_interrupted_backend_kills_its_workers_instead_of_waiting_for_them() -> None:
+    # after Ctrl-C the work in flight is dropped anyway; waiting for the workers to finish it (or for work that
+    # never comes) used to keep `opdsim demo` from exiting, now and then, after it had said it was interrupted
+    import signal
+    import time
+
+    with pytest.raises(KeyboardInterrupt), runner.Backend(2) as backend:
+        pool = backend._fresh_pool()
+        busy = pool.submit(time.sleep, 60)  # a chunk that would run for a minute
+        while not busy.running():
+            time.sleep(0.01)
+        workers = list(pool._processes.values())
+        assert len(workers) == 2
+        interrupted = time.monotonic()
+        raise KeyboardInterrupt
+    # a clean shutdown would wait the minute out
+    assert time.monotonic() - interrupted < 20
+    # killed, not asked to stop (the pool's own thread may be the one that reaps them, so poll for the code)
+    give_up = time.monotonic() + 10
+    while any(w.exitcode is None for w in workers) and time.monotonic() < give_up:
+        time.sleep(0.05)
+    assert [w.exitcode for w in workers] == [-signal.SIGKILL] * 2
