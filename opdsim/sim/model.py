@@ -294,34 +294,34 @@ class _Day:
         known to be moot (:meth:`run_out`); always one at or before the heap's first.
         """
         heapq.heappush(self.patience, (deadline, next(self.checked_in), token_id))
-        if not self.run_outs or deadline < min(self.run_outs):
-            self.run_outs.add(deadline)
-            self.env.call_at(deadline, self.run_out)
+        self.run_out_by(deadline)
+
+    def run_out_by(self, at: float) -> None:
+        """Make sure a patience timeout comes at or before ``at`` [min]."""
+        run_outs = self.run_outs
+        if not run_outs or at < min(run_outs):
+            run_outs.add(at)
+            self.env.call_at(at, self.run_out)
 
     def run_out(self, _: simpy.Event) -> None:
         """The timeout at a deadline: every patient whose patience has ended and who is still waiting leaves.
         Then the deadlines of patients no longer waiting (called or gone, for good) are dropped from the front of
         the heap, and the next timeout is set for the first one left."""
         now = self.env.now
-        run_outs = self.run_outs
-        run_outs.discard(now)
+        self.run_outs.discard(now)
         eng = self.eng
         if eng.closed:
             return
-        patience = self.patience
+        patience, state = self.patience, eng.state
         while patience and patience[0][0] <= now:
             token_id = heapq.heappop(patience)[2]
-            if eng.state(token_id) in _WAITING:
+            if state(token_id) in _WAITING:
                 eng.leave(token_id, now)
                 self.wake()
-        state = eng.state
         while patience and state(patience[0][2]) not in _WAITING:
             heapq.heappop(patience)
         if patience:
-            at = patience[0][0]
-            if not run_outs or at < min(run_outs):
-                run_outs.add(at)
-                self.env.call_at(at, self.run_out)
+            self.run_out_by(patience[0][0])
 
     def doctor(self, plan: DoctorPlan) -> Generator[simpy.Event, Any, None]:
         env, eng = self.env, self.eng
