@@ -49,11 +49,27 @@ LEFT: Final = TokenState.LEFT
 UNSERVED: Final = TokenState.UNSERVED
 EMERGENCY: Final = Category.EMERGENCY
 
+# A slot's displacement heap is pruned of stale entries when it reaches this length, and then again at twice the
+# entries left (at least this): a slot that never fills (open access) would otherwise keep one entry per token
+# of the day, and every push would climb a heap of tens of thousands.
+PRUNE_AT: Final = 64
+
 _new: Final = tuple.__new__  # builds a named tuple without running its interpreted __new__ (all fields given)
 
 
 class _Slot:
-    __slots__ = ("breaches", "cap", "displaceable", "emerg", "end", "index", "pending", "regular", "start")
+    __slots__ = (
+        "breaches",
+        "cap",
+        "displaceable",
+        "emerg",
+        "end",
+        "index",
+        "pending",
+        "prune_at",
+        "regular",
+        "start",
+    )
 
     def __init__(self, index: int, start: float, end: float, cap: int) -> None:
         self.index = index
@@ -67,6 +83,7 @@ class _Slot:
         # heap of tokens an emergency may displace, smallest displacement key first; lazy entries
         # (key, issue, seat version, rank at push, token), validated when popped
         self.displaceable: list[tuple[tuple[int, ...], int, int, int, _Token]] = []
+        self.prune_at = PRUNE_AT  # the heap's length at which its stale entries are dropped
 
 
 class _Doctor:

@@ -23,6 +23,7 @@ __all__ = ["EMPTY", "RankTree"]
 # Value of an unoccupied leaf: far above any threshold (at most 2**40), so never "due". Below 2**62, so that the
 # compiled build holds it, and every sum with it, as an unboxed machine integer rather than a Python int object.
 EMPTY: Final = 1 << 61
+_SMALL: Final = 64  # positions of a new tree, and of one reset after its queue emptied
 
 
 class RankTree:
@@ -30,7 +31,7 @@ class RankTree:
 
     __slots__ = ("cnt", "pend", "size", "val")
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = _SMALL) -> None:
         n = 1
         while n < size:
             n <<= 1
@@ -38,6 +39,21 @@ class RankTree:
         self.val = [EMPTY] * (2 * n)  # subtree min, without the pending adds of strict ancestors
         self.pend = [0] * n  # pending add of each internal node, applied to its whole subtree
         self.cnt = [0] * (2 * n)  # occupied leaves per subtree
+
+    def reset(self) -> None:
+        """Make an empty tree small again (every position must be free).
+
+        Positions only grow while a doctor's queue is never empty, and the tree with them; when the queue empties
+        they start again from 0. Without this, one long busy period would leave every later operation walking the
+        deep tree it needed (512 positions, nine levels, in a 50,000-patient open-access run, where most busy
+        periods need fewer than 64).
+        """
+        assert not self.cnt[1], "reset of a tree that still holds a token"
+        if self.size > _SMALL:
+            self.size = _SMALL
+            self.val = [EMPTY] * (2 * _SMALL)
+            self.pend = [0] * _SMALL
+            self.cnt = [0] * (2 * _SMALL)
 
     def __len__(self) -> int:
         return self.cnt[1]
@@ -60,14 +76,26 @@ class RankTree:
             val[i] = a if a < b else b
             cnt[i] = cnt[2 * i] + cnt[2 * i + 1]
 
-    def _pull(self, i: int) -> None:
-        """Recompute the ancestors of node ``i`` after a change below them."""
+    def _pull(self, i: int, d: int) -> None:
+        """Recompute the ancestors of node ``i`` after a change below them that changed its occupancy by ``d``.
+
+        The counts change all the way up; the minima only until one comes out as it was, since every minimum
+        above it then is as it was too. Stopping there saves most of the path's writes, each of which boxes a
+        new integer in the compiled build.
+        """
         val, pend, cnt = self.val, self.pend, self.cnt
         i >>= 1
         while i:
+            cnt[i] += d
             a, b = val[2 * i], val[2 * i + 1]
-            val[i] = (a if a < b else b) + pend[i]
-            cnt[i] = cnt[2 * i] + cnt[2 * i + 1]
+            v = (a if a < b else b) + pend[i]
+            if val[i] == v:
+                i >>= 1
+                while i:
+                    cnt[i] += d
+                    i >>= 1
+                return
+            val[i] = v
             i >>= 1
 
     def _above(self, leaf: int) -> int:
@@ -87,7 +115,7 @@ class RankTree:
         leaf = pos + self.size
         self.val[leaf] = value - self._above(leaf)
         self.cnt[leaf] = 1
-        self._pull(leaf)
+        self._pull(leaf, 1)
 
     def remove(self, pos: int) -> int:
         """Free ``pos`` and return the true value it held."""
@@ -95,7 +123,7 @@ class RankTree:
         value = self.val[leaf] + self._above(leaf)
         self.val[leaf] = EMPTY
         self.cnt[leaf] = 0
-        self._pull(leaf)
+        self._pull(leaf, -1)
         return value
 
     def value(self, pos: int) -> int:

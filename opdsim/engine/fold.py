@@ -23,6 +23,7 @@ from opdsim.engine._state import (
     INF,
     LEFT,
     NO_SHOW,
+    PRUNE_AT,
     UNSERVED,
     WAITLISTED,
     _Doctor,
@@ -205,8 +206,27 @@ class _Fold:
         return self._aging.target(rank) if aging is None else aging.target(rank)
 
     def _push_displaceable(self, s: _Slot, tok: _Token) -> None:
+        heap = s.displaceable
+        if len(heap) >= s.prune_at:
+            # drop the stale entries (the heap's order is rebuilt, but pops return the same tokens: the live
+            # entries' keys are distinct, since each holds its token's issue, and at most one per token is live)
+            heap[:] = [entry for entry in heap if self._displaceable(s, entry)]
+            heapq.heapify(heap)
+            s.prune_at = max(PRUNE_AT, 2 * len(heap))
         key = self._victim_key(tok.rank, tok.issue)
-        heapq.heappush(s.displaceable, (key, tok.issue, tok.seat_ver, tok.rank, tok))
+        heapq.heappush(heap, (key, tok.issue, tok.seat_ver, tok.rank, tok))
+
+    def _displaceable(self, s: _Slot, entry: tuple[tuple[int, ...], int, int, int, _Token]) -> bool:
+        """Whether a displacement heap entry of slot ``s`` is live: its token is still seated there as pushed,
+        at the rank it had, and may still be displaced."""
+        _, _, ver, rank, tok = entry
+        return (
+            tok.seat_ver == ver
+            and tok.slot == s.index
+            and tok.rank == rank
+            and (tok.state is BOOKED or tok.state is CHECKED_IN)
+            and tok.displacements < self._max_disp
+        )
 
     def _seat(self, tok: _Token, index: int, now: float) -> None:
         doc = tok.doctor
@@ -288,6 +308,8 @@ class _Fold:
         doc.live -= 1
         if not doc.live:
             doc.by_pos.clear()
+            for _, tree in doc.trees:  # every tree is empty now; a grown one is made shallow again
+                tree.reset()
 
     def _end(self, tok: _Token, state: TokenState, now: float) -> None:
         if tok.state is WAITLISTED:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from opdsim.engine._state import BOOKED, CHECKED_IN, WAITLISTED, _Doctor, _new, _Slot, _Token
+from opdsim.engine._state import WAITLISTED, _Doctor, _new, _Slot, _Token
 from opdsim.engine.choice import booking_estimate
 from opdsim.engine.errors import DuplicateBooking, UnknownSlot
 from opdsim.engine.events import Promoted
@@ -60,15 +60,9 @@ class _Rebalance(_Timers):
         """The token an emergency past the cap displaces from ``slot`` (the displacement rule's smallest key)."""
         heap = slot.displaceable
         while heap:
-            _, _, ver, rank, tok = heapq.heappop(heap)
-            if (
-                tok.seat_ver == ver
-                and tok.slot == slot.index
-                and tok.rank == rank
-                and (tok.state is BOOKED or tok.state is CHECKED_IN)
-                and tok.displacements < self._max_disp
-            ):
-                return tok
+            entry = heapq.heappop(heap)
+            if self._displaceable(slot, entry):
+                return entry[4]
         return None
 
     def _best_waiting(self, doc: _Doctor, index: int) -> _Token | None:

@@ -273,6 +273,31 @@ def test_emergency_at_the_cap_displaces_lowest_priority_latest_issued(make_engin
     check_invariants(eng)
 
 
+def test_a_big_slot_keeps_a_short_displacement_heap_and_the_same_victims(make_engine: Make) -> None:
+    """A slot that serves hundreds of tokens (open access) drops the heap entries of tokens already called, so its
+    heap stays near the number still displaceable; the victims are those of the rule all the same."""
+    eng = make_engine([(0, 900, 800), (900, 1800, 800)], overflow_cap=0, aging="none")
+    first = [eng.book(f"A{i}", C.ONLINE, "D1", now=0, check_in=True) for i in range(70)]
+    for k in range(700):  # a queue of 70, one booked as each is seen: every waiting token outlives a prune
+        v = eng.call_next("D1", now=1 + k)
+        assert v is not None and v.id == first[k].id
+        eng.complete(v.id, now=1.5 + k)
+        first.append(eng.book(f"A{k + 70}", C.ONLINE, "D1", now=1.5 + k, check_in=True))
+    late_online = [eng.book(f"O{i}", C.ONLINE, "D1", now=800) for i in range(15)]
+    late_walk_in = [eng.book(f"W{i}", C.WALK_IN, "D1", now=800) for i in range(15)]
+    assert eng.slots("D1")[0].regular == 800  # full: each emergency now displaces one token
+    heap = eng._core._docs["D1"].slots[0].displaceable
+    assert len(heap) <= 2 * 100, len(heap)  # 100 tokens displaceable: at most twice that, not one entry per seat
+    for i in range(100):
+        eng.emergency(f"E{i}", "D1", now=801 + i / 10)
+    # walk-ins first, latest issued first; then online, latest first: the fifteen booked last, then the 70
+    # checked-in tokens still waiting from before
+    expected = [t.id for t in reversed(late_walk_in)] + [t.id for t in reversed(late_online)]
+    expected += [t.id for t in reversed(first[-70:])]
+    assert [d.token for d in displaced(eng)] == expected
+    check_invariants(eng)
+
+
 def test_displaced_token_keeps_its_place_in_the_serving_order(make_engine: Make) -> None:
     eng = make_engine([(0, 60, 2), (60, 120, 3)], overflow_cap=0, aging="none")
     a = eng.book("A", C.ONLINE, "D1", now=0)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opdsim.engine._tree import RankTree
 
-#: An operation: (kind, position, value). Positions run past the initial size of 64, so the tree also grows.
+#: An operation: (kind, position, value). Positions run past the initial size of 64, so the tree also grows; a
+#: reset (applied when the tree is empty, as the engine does when a doctor's queue empties) shrinks it again.
 OPS = st.lists(
     st.tuples(
-        st.sampled_from(["insert", "remove", "add", "add"]),
+        st.sampled_from(["insert", "remove", "add", "add", "reset"]),
         st.integers(0, 140),
         st.integers(-3, 12),
     ),
@@ -47,6 +49,9 @@ def test_the_tree_agrees_with_a_dictionary_of_positions(ops: list[tuple[str, int
             for p in model:
                 if p < pos:
                     model[p] += delta
+        elif kind == "reset" and not model:
+            tree.reset()
+            assert tree.size == 64
         _check(tree, model)
 
 
@@ -63,3 +68,17 @@ def test_an_add_over_free_positions_only_does_not_reach_a_later_insert() -> None
     tree.add_prefix(3, -3)  # only position 2
     assert (tree.value(2), tree.value(10)) == (-1, 4)
     assert tree.due() == 2
+
+
+def test_a_reset_makes_a_grown_tree_small_and_refuses_a_tree_that_holds_a_token() -> None:
+    tree = RankTree()
+    tree.insert(300, 4)
+    assert tree.size == 512
+    with pytest.raises(AssertionError, match="still holds a token"):
+        tree.reset()
+    tree.add_prefix(301, -2)  # leaves a pending add on the path of 300
+    assert tree.remove(300) == 2
+    tree.reset()
+    assert (tree.size, len(tree), tree.due()) == (64, 0, None)
+    tree.insert(5, 1)  # positions start again from 0, in a tree of the first size
+    assert (tree.value(5), tree.first(), tree.count_before(6)) == (1, 5, 1)
