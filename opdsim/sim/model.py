@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 import simpy
+import simpy.core
 import simpy.events
 
 from opdsim.engine import BookingRejected, Category, Engine, Policy, TokenState
@@ -58,6 +59,10 @@ def _wake_up(ev: simpy.Event) -> Any:
     return fire
 
 
+# SimPy's event factories, bound to each environment (see _Clock.__init__)
+_FACTORIES: Final = tuple(name for name, f in vars(simpy.Environment).items() if type(f) is simpy.core.BoundClass)
+
+
 class _Clock(simpy.Environment):
     """A SimPy environment whose clock a process may move forward itself when nothing else is due before.
 
@@ -69,6 +74,15 @@ class _Clock(simpy.Environment):
 
     # SimPy's ``now`` is a property running a Python function; the model reads it about 2,000 times a day
     now = property(operator.attrgetter("_now"), doc="The current simulation time [min].")
+
+    def __init__(self, initial_time: float = 0.0) -> None:
+        super().__init__(initial_time)
+        # SimPy binds its event factories (``timeout``, ``event``, ``process``, ...) to each environment once, for
+        # speed, but finds them in the instance's own class only: on a subclass every ``env.timeout`` would build
+        # a new bound method (about 1% of a day). Bound here from SimPy's class.
+        # (Each holds the environment: :meth:`discard_pending` lets go of them at the end.)
+        for name in _FACTORIES:
+            setattr(self, name, getattr(self, name))
 
     def skip_to(self, t: float) -> bool:
         """Move the clock to ``t`` [min] if no scheduled event comes at or before it; whether it did."""
@@ -90,8 +104,11 @@ class _Clock(simpy.Environment):
 
     def discard_pending(self) -> None:
         """Drop every event still scheduled (the day is over): their callbacks hold the model, which holds this
-        environment, so left in place they would keep the day alive until the cyclic collector found them."""
+        environment, so left in place they would keep the day alive until the cyclic collector found them; so
+        would the bound factories."""
         self._queue.clear()
+        for name in _FACTORIES:
+            self.__dict__.pop(name, None)
 
 
 class DoctorPlan:

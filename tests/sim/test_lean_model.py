@@ -196,21 +196,36 @@ def test_an_idle_doctor_has_one_alarm_per_stretch_not_per_doze(
 
     alarms: list[float] = []
     dozes = {"n": 0}
-    call_at, event = model._Clock.call_at, model._Clock.event
 
-    def spy_call_at(self: model._Clock, t: float, callback: Any) -> None:
-        if callback.__name__ == "ring":
-            alarms.append(t)
-        call_at(self, t, callback)
+    class Spy(model._Clock):
+        def __init__(self, initial_time: float = 0.0) -> None:
+            super().__init__(initial_time)
+            event = self.event  # the factory SimPy bound to this environment
 
-    def spy_event(self: model._Clock) -> Any:
-        dozes["n"] += 1  # the model makes an event of its own only for a doctor's or the ticker's sleep
-        return event(self)
+            def spy_event() -> Any:
+                dozes["n"] += 1  # the model makes an event of its own only for a doctor's or the ticker's sleep
+                return event()
 
-    monkeypatch.setattr(model._Clock, "call_at", spy_call_at)
-    monkeypatch.setattr(model._Clock, "event", spy_event)
+            self.event = spy_event  # type: ignore[method-assign]
+
+        def call_at(self, t: float, callback: Any) -> None:
+            if callback.__name__ == "ring":
+                alarms.append(t)
+            super().call_at(t, callback)
+
+    monkeypatch.setattr(model, "_Clock", Spy)
     plan = standard_day.plan_day(Streams(6, 0)).plan
     model.play_day(plan)
     # three doctors, one break each: at most the break's start and the last call, per doctor
     assert 0 < len(alarms) <= 2 * len(plan.doctors), alarms
     assert dozes["n"] > 3 * len(alarms), dozes
+
+
+def test_the_clock_binds_simpys_event_factories_once() -> None:
+    # SimPy binds timeout, event, process, ... to a plain Environment once; a subclass must too, or each
+    # env.timeout builds a new bound method
+    env = model._Clock(initial_time=5.0)
+    assert env.timeout is env.timeout and env.event is env.event and env.process is env.process
+    ev = env.timeout(2.5)
+    env.run()
+    assert (env.now, ev.processed) == (7.5, True)
