@@ -6,6 +6,7 @@ engine build: as installed (compiled when built) and, when that is the compiled 
 Ctrl-C stops the run with status 130 (the figures printed so far stand); a benchmark that fails stops it with 1.
 """
 
+import argparse
 import os
 import signal
 import subprocess
@@ -36,14 +37,40 @@ def _run(module: str, extra: dict[str, str] | None = None) -> None:
         sys.exit(1)
 
 
+_MODULES = {
+    "day": "bench_day",
+    "engine": "bench_engine",
+    "sim": "bench_sim",
+    "sweep": "bench_sweep",
+    "service": "bench_service",
+}
+
+
 def main() -> None:
-    builds: list[dict[str, str]] = [{}]
-    if _build.build() == "compiled":
-        builds.append({"OPDSIM_PURE": "1"})
-    for extra in builds:
-        _run("bench_day", extra)
-    for module in ("bench_engine", "bench_sim", "bench_sweep", "bench_service"):
-        _run(module)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Print opdsim's benchmark figures beside their yardsticks (make bench runs them all, ~5 min).",
+    )
+    parser.add_argument(
+        "only",
+        nargs="*",
+        metavar="NAME",
+        help=f"run only these benchmarks, in the usual order: {', '.join(_MODULES)} (default: all)",
+    )
+    chosen = set(parser.parse_args().only)
+    unknown = sorted(chosen - set(_MODULES))
+    if unknown:
+        parser.error(f"no benchmark named {', '.join(map(repr, unknown))} (choose from {', '.join(_MODULES)})")
+    chosen = chosen or set(_MODULES)
+    if "day" in chosen:
+        builds: list[dict[str, str]] = [{}]
+        if _build.build() == "compiled":
+            builds.append({"OPDSIM_PURE": "1"})
+        for extra in builds:
+            _run("bench_day", extra)
+    for name, module in _MODULES.items():
+        if name != "day" and name in chosen:
+            _run(module)
 
 
 cli(main)
