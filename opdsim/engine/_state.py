@@ -81,7 +81,7 @@ class _Slot:
         self.breaches = 0
         self.pending: list[_Token] = []  # checked in before the slot opened
         # heap of tokens an emergency may displace, smallest displacement key first; lazy entries
-        # (key, issue, seat version, rank at push, token), validated when popped
+        # (key, issue, seat version, rank at push, token), validated when popped or pruned
         self.displaceable: list[tuple[tuple[int, ...], int, int, int, _Token]] = []
         self.prune_at = PRUNE_AT  # the heap's length at which its stale entries are dropped
 

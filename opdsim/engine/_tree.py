@@ -26,6 +26,11 @@ EMPTY: Final = 1 << 61
 _SMALL: Final = 64  # positions of a new tree, and of one reset after its queue emptied
 
 
+def _arrays(n: int) -> tuple[list[int], list[int], list[int]]:
+    """Empty ``val``, ``pend`` and ``cnt`` arrays of a tree of ``n`` positions (``n`` a power of two)."""
+    return [EMPTY] * (2 * n), [0] * n, [0] * (2 * n)
+
+
 class RankTree:
     """Segment tree with range add, min and occupancy count over positions ``0 .. size - 1``."""
 
@@ -36,9 +41,9 @@ class RankTree:
         while n < size:
             n <<= 1
         self.size = n
-        self.val = [EMPTY] * (2 * n)  # subtree min, without the pending adds of strict ancestors
-        self.pend = [0] * n  # pending add of each internal node, applied to its whole subtree
-        self.cnt = [0] * (2 * n)  # occupied leaves per subtree
+        # val: subtree min, without the pending adds of strict ancestors; pend: pending add of each internal node,
+        # applied to its whole subtree; cnt: occupied leaves per subtree
+        self.val, self.pend, self.cnt = _arrays(n)
 
     def reset(self) -> None:
         """Make an empty tree small again (every position must be free).
@@ -51,9 +56,7 @@ class RankTree:
         assert not self.cnt[1], "reset of a tree that still holds a token"
         if self.size > _SMALL:
             self.size = _SMALL
-            self.val = [EMPTY] * (2 * _SMALL)
-            self.pend = [0] * _SMALL
-            self.cnt = [0] * (2 * _SMALL)
+            self.val, self.pend, self.cnt = _arrays(_SMALL)
 
     def __len__(self) -> int:
         return self.cnt[1]
@@ -73,7 +76,7 @@ class RankTree:
         """
         n = self.size
         m = 2 * n
-        val, pend, cnt = [EMPTY] * (2 * m), [0] * m, [0] * (2 * m)
+        val, pend, cnt = _arrays(m)
         old_val, old_pend, old_cnt = self.val, self.pend, self.cnt
         lo = 1
         while lo < m:

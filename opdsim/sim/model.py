@@ -79,7 +79,7 @@ class _Clock(simpy.Environment):
         super().__init__(initial_time)
         # SimPy binds its event factories (``timeout``, ``event``, ``process``, ...) to each environment once, for
         # speed, but finds them in the instance's own class only: on a subclass every ``env.timeout`` would build
-        # a new bound method (about 1% of a day). Bound here from SimPy's class.
+        # a new bound method (2% of a standard day's play). Bound here from SimPy's class.
         # (Each holds the environment: :meth:`discard_pending` lets go of them at the end.)
         for name in _FACTORIES:
             setattr(self, name, getattr(self, name))
