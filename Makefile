@@ -68,7 +68,8 @@ typecheck: setup
 # Files go whole to a worker (loadfile: a module's expensive fixture is built once), except in the engine pass,
 # where the five long stateful tests of one file would otherwise keep one worker busy while the other idles.
 RECORDS_TESTS := tests/metrics/test_records.py tests/metrics/test_patients_by_hand.py tests/metrics/test_summary_by_hand.py
-PYTEST := $(BIN)/python -m pytest -q -m "not slow" -n auto --cov --cov-report= --cov-fail-under=0
+# --timeout: a test still running after 10 minutes fails with its stack printed, so a hang cannot hold CI.
+PYTEST := $(BIN)/python -m pytest -q -m "not slow" -n auto --timeout 600 --cov --cov-report= --cov-fail-under=0
 unit: setup
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m compileall -q -j 0 opdsim tests benchmarks >/dev/null

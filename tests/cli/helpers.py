@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -76,13 +77,22 @@ class Running:
         )
         self.err: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._out: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
+        # stdout too is read by a thread, so that `finish` can give up: a descendant that outlives the process
+        # keeps the pipe open, and a plain read() would then block the test run for ever
+        self._out_reader = threading.Thread(target=self._read_out, daemon=True)
+        self._out_reader.start()
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self._lines.put(line)
         self._lines.put(None)
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        self._out.append(self.proc.stdout.read())
 
     def wait_for(self, needle: str, limit: float = 120.0) -> None:
         """Block until a line of stderr contains ``needle`` (fail if the process ends first)."""
@@ -105,9 +115,15 @@ class Running:
         return self.finish()
 
     def finish(self, limit: float = 120.0) -> tuple[int, str, str]:
-        assert self.proc.stdout is not None
-        out = self.proc.stdout.read()  # stderr is the reader thread's
-        self.proc.wait(timeout=limit)
+        """Wait at most ``limit`` seconds for the process to end and close its output; (exit, stdout, stderr)."""
+        deadline = time.monotonic() + limit
+        try:
+            self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running after {limit:g} s:\n{''.join(self.err)}") from None
+        self._out_reader.join(timeout=max(deadline - time.monotonic(), 5.0))
+        if self._out_reader.is_alive():
+            raise AssertionError(f"exited {self.proc.returncode}, but something it started still holds its stdout")
         while True:
             try:
                 line = self._lines.get(timeout=5)
@@ -116,9 +132,13 @@ class Running:
             if line is None:
                 break
             self.err.append(line)
-        return self.proc.returncode, out, "".join(self.err)
+        return self.proc.returncode, "".join(self._out), "".join(self.err)
 
     def kill(self) -> None:
+        """Kill the process and its direct children (a sweep's workers), if they are still there."""
+        for pid in children(self.proc.pid) if self.proc.poll() is None else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
