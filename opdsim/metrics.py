@@ -345,12 +345,8 @@ def callable_intervals(
     records: DayRecords, tokens: Iterable[str] | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Starts and ends of every callable interval of ``tokens`` (default: all) [min], for the timeline."""
-    recs = records.tokens.values() if tokens is None else [records.tokens[t] for t in tokens]
-    spans = [span for r in recs for span in r.callable]
-    if not spans:
-        return np.zeros(0), np.zeros(0)
-    arr = np.array(spans, dtype=float)
-    return arr[:, 0], arr[:, 1]
+    flat = np.array(records.callable_spans(tokens), dtype=float)
+    return flat[0::2], flat[1::2]
 
 
 def frame_intervals(patients: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

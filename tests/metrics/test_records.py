@@ -10,6 +10,7 @@ import pytest
 
 from opdsim.engine import BookingRejected, Category, Engine, Policy, TokenState
 from opdsim.engine.records import DayRecords, fold
+from opdsim.metrics import callable_intervals
 from opdsim.sim.scenario import Scenario
 from opdsim.sim.simulate import play
 
@@ -43,6 +44,14 @@ def test_a_displaced_patient_waits_the_time_callable_in_all() -> None:
     assert rec.seats == [(0.0, 0), (30.0, 1)]
     assert (rec.called_at, rec.ended_at, rec.state) == (70.0, 75.0, TokenState.COMPLETED)
     assert eng.snapshot()["tokens"][a.id]["wait_acc"] == 40.0  # the engine's own clock agrees
+    # the timeline's intervals: both of A's, in order, after the emergency's one (issue order), or A's alone
+    records = fold(eng.events)
+    assert records.callable_spans() == [0.0, 30.0, 60.0, 70.0, 30.0, 30.0]
+    assert records.callable_spans([e.id, a.id]) == [30.0, 30.0, 0.0, 30.0, 60.0, 70.0]
+    starts, ends = callable_intervals(records, [a.id])
+    assert starts.tolist() == [0.0, 60.0] and ends.tolist() == [30.0, 70.0]
+    with pytest.raises(KeyError):
+        records.callable_spans(["T99"])
 
 
 def test_an_emergency_before_its_slot_opens_is_callable_from_check_in() -> None:
