@@ -12,7 +12,9 @@ Processes
   callback (not a process) at the earliest deadline of a patient still waiting; at a deadline a patient not yet
   called leaves.
 * ``doctor``: one per doctor: late start (announced to the engine with :meth:`Engine.delay`), breaks, then
-  ``call_next`` / consult / ``complete`` until the overtime limit. An idle doctor sleeps until woken, and only
+  ``call_next`` / consult / ``complete`` until the overtime limit; a consultation with no other event
+  scheduled before its end moves the clock there itself, as the script does. An idle doctor sleeps until woken,
+  and only
   a change that may have given its own queue a callable token wakes it (read from the engine's new events), or
   until its break or last call: one timeout per such stretch, however often the doctor falls idle in it.
 * ``ticker``: calls :meth:`Engine.tick` exactly at :meth:`Engine.next_due` (slot starts, no-show deadlines,
@@ -356,6 +358,7 @@ class _Day:
         consult = self.consult
         index = self.patient_index
         call_next, complete = eng.call_next, eng.complete
+        skip_to = env.skip_to
         idle = self.idle
         alarm = -math.inf  # the end [min] of the idle stretch a timeout is set for
 
@@ -383,7 +386,9 @@ class _Day:
                     idle[doc] = None
                     self.sleeping -= 1
                 continue
-            yield env.timeout(consult[index[view.patient]])
+            length = consult[index[view.patient]]
+            if not skip_to(env.now + length):  # the end of the consultation, exactly where a timeout would put it
+                yield env.timeout(length)
             complete(view.id, env.now)
             self.wake()
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from opdsim.engine import Engine
+from opdsim.engine import Category, Engine, Policy
 from opdsim.engine.events import Completed
+from opdsim.scenarios import open_access
 from opdsim.sim import model
 from opdsim.sim.scenario import Scenario
 from opdsim.sim.simulate import simulate
@@ -31,6 +33,45 @@ def test_skipping_the_clock_gives_identical_logs_and_frames(
     assert lean.events == plain.events
     pd.testing.assert_frame_equal(lean.patients, plain.patients, check_exact=True)
     pd.testing.assert_frame_equal(lean.summary, plain.summary, check_exact=True)
+
+
+def test_an_open_access_run_skips_most_consultation_timeouts_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one doctor at rho 0.8: a consultation ends before the next arrival about half the time (1 / (1 + 0.8)),
+    # and then the doctor moves the clock itself. Two doctors: the other's consultation is often due first.
+    skips = {"script": 0, "doctor": 0}
+    steps = {"lean": 0, "plain": 0}
+    counting = ["lean"]  # which run the steps are counted for
+    rates = {Category.WALK_IN: 30.0, Category.ONLINE: 12.0, Category.EMERGENCY: 6.0}
+    for doctors in (1, 2):
+        spec = open_access(doctors, rates, doctors * 1.0, 4_000.0, 0.0, Policy())
+
+        class Counting(model._Clock):
+            def skip_to(self, t: float) -> bool:
+                moved = super().skip_to(t)
+                caller = sys._getframe(1).f_code.co_name
+                skips[caller] += moved
+                return moved
+
+            def step(self) -> None:
+                steps[counting[0]] += 1
+                super().step()
+
+        counting[0] = "lean"
+        monkeypatch.setattr(model, "_Clock", Counting)
+        lean = simulate(spec, seed=doctors)
+        counting[0] = "plain"
+        monkeypatch.setattr(model, "_Clock", type("Plain", (Counting,), {"skip_to": lambda self, t: False}))
+        plain = simulate(spec, seed=doctors)
+        assert lean.events == plain.events
+        for a, b in ((lean.patients, plain.patients), (lean.timeline, plain.timeline)):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+        if doctors == 1:
+            consultations = int(lean.patients["completed"].notna().sum())
+            assert 0.4 * consultations < skips["doctor"] < 0.7 * consultations, (skips, consultations)
+            assert steps["lean"] + skips["doctor"] + skips["script"] == steps["plain"], (steps, skips)
+    assert skips["script"] > 0
 
 
 def test_the_collector_is_paused_during_a_day_and_restored_after(standard_day: Scenario) -> None:
