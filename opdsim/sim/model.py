@@ -197,12 +197,12 @@ class _Day:
         """Wake the idle doctors whose queue may have gained a callable token since the last look at the
         engine's log (check-in, slot opened, promotion, displacement), and the ticker if the next due time
         moved earlier."""
-        events = self.eng.events_since(self.seen)
-        if not events:
+        count = self.eng.event_count
+        if count == self.seen:
             return  # nothing changed since the last look: no queue grew, the next due time stands
-        self.seen += len(events)
         if self.sleeping:  # nine times in ten every doctor is busy: then no event needs a look
-            self.wake_doctors(events)
+            self.wake_doctors(self.eng.events_since(self.seen))
+        self.seen = count
         self.check_ticker()
 
     def wake_doctors(self, events: list[Any]) -> None:
