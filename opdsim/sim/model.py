@@ -205,6 +205,16 @@ class _Day:
         self.seen = count
         self.check_ticker()
 
+    def wake_after_own(self) -> None:
+        """:meth:`wake` after a doctor's own ``call_next`` that called a token, or its ``complete``. If that logged
+        one event alone since the last look, the event is the ``Called`` or ``Completed`` itself: neither gives a
+        queue a callable token, and neither sets a timer (the engine sets them on seating, on becoming callable and
+        on a slot's opening), so no doctor needs waking and the next due time cannot come earlier."""
+        if self.eng.event_count == self.seen + 1:
+            self.seen += 1
+        else:
+            self.wake()
+
     def wake_doctors(self, events: list[Any]) -> None:
         """Wake each idle doctor whose queue one of ``events`` may have given a callable token."""
         idle = self.idle
@@ -372,8 +382,8 @@ class _Day:
                 yield env.timeout(breaks.pop(0)[1])
                 continue
             view = call_next(doc, env.now)
-            self.wake()  # a slot opened by this call may wake a doctor or bring a deadline forward
             if view is None:
+                self.wake()  # a slot opened by this call may wake a doctor or bring a deadline forward
                 until = min(last_call, breaks[0][0]) if breaks else last_call
                 ev = env.event()
                 idle[doc] = ev
@@ -386,11 +396,12 @@ class _Day:
                     idle[doc] = None
                     self.sleeping -= 1
                 continue
+            self.wake_after_own()  # as above, unless the call logged nothing but itself
             length = consult[index[view.patient]]
             if not skip_to(env.now + length):  # the end of the consultation, exactly where a timeout would put it
                 yield env.timeout(length)
             complete(view.id, env.now)
-            self.wake()
+            self.wake_after_own()
 
     def ticker(self) -> Generator[simpy.Event, Any, None]:
         env, eng = self.env, self.eng

@@ -74,6 +74,45 @@ def test_an_open_access_run_skips_most_consultation_timeouts_and_changes_nothing
     assert skips["script"] > 0
 
 
+def test_the_doctors_own_call_and_completion_skip_their_wake_up_and_change_nothing(
+    standard_day: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # wake_after_own skips the look at the log when the doctor's own Called or Completed is all that is new,
+    # and looks (a full wake) whenever anything else was logged since the last look; either way nothing is left
+    # unread. Then the days are played again with a full wake after every call and completion.
+    used = {"skipped": 0, "looked": 0}
+    original, wake = model._Day.wake_after_own, model._Day.wake
+    looked: list[bool] = []
+
+    def spy_wake(self: Any) -> None:
+        looked.append(True)
+        wake(self)
+
+    def counting(self: Any) -> None:
+        new = self.eng.event_count - self.seen
+        looked.clear()
+        original(self)
+        assert bool(looked) == (new != 1), (new, looked)
+        assert self.seen == self.eng.event_count
+        used["looked" if looked else "skipped"] += 1
+
+    monkeypatch.setattr(model._Day, "wake", spy_wake)
+    for changes in (
+        {},
+        {"policy.aging": "wait", "doctors.count": 5},
+        {"demand.emergency.rate_per_hour": 8.0, "policy.auto_no_show": True},
+    ):
+        spec = standard_day.replace(changes)
+        monkeypatch.setattr(model._Day, "wake_after_own", counting)
+        lean = [simulate(spec, seed=4, replication=r) for r in range(4)]
+        monkeypatch.setattr(model._Day, "wake_after_own", wake)
+        full = [simulate(spec, seed=4, replication=r) for r in range(4)]
+        for a, b in zip(lean, full, strict=True):
+            assert a.events == b.events, changes
+            pd.testing.assert_frame_equal(a.patients, b.patients, check_exact=True)
+    assert used["skipped"] > used["looked"] > 0, used
+
+
 def test_the_collector_is_paused_during_a_day_and_restored_after(standard_day: Scenario) -> None:
     assert gc.isenabled()
     seen: list[bool] = []
