@@ -88,7 +88,8 @@ class _Clock(simpy.Environment):
 
     def skip_to(self, t: float) -> bool:
         """Move the clock to ``t`` [min] if no scheduled event comes at or before it; whether it did."""
-        if self.peek() > t:
+        queue = self._queue  # what SimPy's peek() reads, without its Python call (twice per patient)
+        if (queue[0][0] if queue else math.inf) > t:
             self._now = t
             return True
         return False
