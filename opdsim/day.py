@@ -16,7 +16,7 @@ import pandas as pd
 from opdsim.engine import Event
 from opdsim.engine.records import DayRecords, fold
 from opdsim.frames import as_frame
-from opdsim.metrics import callable_intervals, patient_columns, summary_row, timeline_frame
+from opdsim.metrics import callable_intervals, patient_columns, summary_row, timeline_columns
 from opdsim.sim.collector import collector_paused
 from opdsim.sim.simulate import DaySpec, PlayedDay, play
 
@@ -85,20 +85,17 @@ def _simulate(spec: DaySpec, seed: int, replication: int) -> SimResult:
     played = play(spec, seed, replication, observe=True)
     events = played.engine.events
     day = day_metrics(events, played.population, played, spec.starvation_limit)
-    patients = as_frame(day.columns)
+    lead = {"scenario": spec.name, "seed": seed, "replication": replication}  # every frame's first columns
+    patients = as_frame(day.columns, lead)
     t0, step = played.planned.timeline
     tokens = [t for t in day.columns["token"].tolist() if t is not None]
-    timeline = timeline_frame(patients, callable_intervals(day.records, tokens), t0, played.planned.close, step)
+    timeline = timeline_columns(day.columns, callable_intervals(day.records, tokens), t0, played.planned.close, step)
     # the engine's own readings at each interval's start (observer hook), beside the record-based averages
-    samples = played.samples
-    timeline["queue_observed"] = samples[: len(timeline), 1].astype(int)
-    timeline["busy_observed"] = samples[: len(timeline), 2].astype(int)
-    summary = pd.DataFrame([day.row])
-    for frame in (patients, summary, timeline):
-        frame.insert(0, "replication", replication)
-        frame.insert(0, "seed", seed)
-        frame.insert(0, "scenario", spec.name)
-    return SimResult(patients, summary, timeline, events)
+    samples = played.samples[: len(timeline["t_start"])]
+    timeline["queue_observed"] = samples[:, 1].astype(int)
+    timeline["busy_observed"] = samples[:, 2].astype(int)
+    summary = pd.DataFrame([{**lead, **day.row}])
+    return SimResult(patients, summary, as_frame(timeline, lead), events)
 
 
 def simulate_summary(spec: DaySpec, seed: int = 0, replication: int = 0) -> dict[str, Any]:

@@ -47,6 +47,7 @@ __all__ = [
     "summary_frame",
     "summary_row",
     "time_integral",
+    "timeline_columns",
     "timeline_frame",
     "tokens_frame",
 ]
@@ -381,7 +382,7 @@ def time_integral(
 
 
 def timeline_frame(
-    patients: pd.DataFrame,
+    patients: Columns,
     intervals: tuple[NDArray[np.float64], NDArray[np.float64]],
     start: float,
     end: float,
@@ -389,27 +390,40 @@ def timeline_frame(
 ) -> pd.DataFrame:
     """Queue length and busy doctors per interval of ``interval`` minutes over [start, end) [min].
 
-    ``intervals`` are the callable intervals (:func:`callable_intervals`) of the patients' tokens.
+    ``patients`` is the ``patients`` frame or its columns (:func:`patient_columns`); ``intervals`` are the
+    callable intervals (:func:`callable_intervals`) of the patients' tokens. The frame of
+    :func:`timeline_columns`.
     """
+    return pd.DataFrame(timeline_columns(patients, intervals, start, end, interval))
+
+
+def timeline_columns(
+    patients: Columns,
+    intervals: tuple[NDArray[np.float64], NDArray[np.float64]],
+    start: float,
+    end: float,
+    interval: float,
+) -> dict[str, NDArray[Any]]:
+    """The columns of :func:`timeline_frame`: ``t_start`` and ``t_end`` [min], the time-averaged
+    ``queue_length`` and ``busy_doctors`` [patients, doctors], and the ``arrivals`` and ``calls`` in each interval
+    [patients]."""
     grid = np.arange(start, end + interval * 0.5, interval)
     if grid[-1] < end:
         grid = np.append(grid, end)
     grid = grid[grid <= end]
     queue = time_integral(intervals[0], intervals[1], grid)
-    first = patients["callable_at"].to_numpy(dtype=float)
-    called = patients["called"].to_numpy(dtype=float)
-    completed = patients["completed"].to_numpy(dtype=float)
+    first = np.asarray(patients["callable_at"], dtype=float)
+    called = np.asarray(patients["called"], dtype=float)
+    completed = np.asarray(patients["completed"], dtype=float)
     seen = ~np.isnan(called)
     stop = np.where(np.isnan(completed), end, completed)
     busy = time_integral(called[seen], stop[seen], grid)
     width = np.diff(grid)
-    return pd.DataFrame(
-        {
-            "t_start": grid[:-1],
-            "t_end": grid[1:],
-            "queue_length": np.diff(queue) / width,
-            "busy_doctors": np.diff(busy) / width,
-            "arrivals": np.histogram(first[~np.isnan(first)], bins=grid)[0],
-            "calls": np.histogram(called[seen], bins=grid)[0],
-        }
-    )
+    return {
+        "t_start": grid[:-1],
+        "t_end": grid[1:],
+        "queue_length": np.diff(queue) / width,
+        "busy_doctors": np.diff(busy) / width,
+        "arrivals": np.histogram(first[~np.isnan(first)], bins=grid)[0],
+        "calls": np.histogram(called[seen], bins=grid)[0],
+    }

@@ -39,6 +39,27 @@ def test_a_replayed_log_gives_the_same_frames(standard_day: Scenario) -> None:
     assert (day.patients["displaced"] > 0).any(), "the busy day displaces somebody"
 
 
+def test_every_frame_leads_with_its_runs_scenario_seed_and_replication(standard_day: Scenario) -> None:
+    # built into each frame at once: the same frame, dtypes included, as inserting them into the rest afterwards
+    lead: dict[str, str | int] = {"scenario": standard_day.name, "seed": 5, "replication": 3}
+    day = simulate(standard_day, seed=5, replication=3)
+    for frame in (day.patients, day.summary, day.timeline):
+        assert list(frame.columns[:3]) == list(lead)
+        rest = frame.drop(columns=list(lead))
+        for name, value in reversed(lead.items()):
+            rest.insert(0, name, value)
+        pd.testing.assert_frame_equal(frame, rest, check_exact=True)
+        assert (frame["scenario"] == standard_day.name).all() and (frame["seed"] == 5).all()
+        assert (frame["replication"] == 3).all()
+    assert len(day.timeline) > 1 and day.timeline["queue_observed"].notna().all()
+    for n in (0, 4):  # an empty frame too: each constant still gets its own dtype
+        built = as_frame({"x": np.arange(n, dtype=float), "who": np.array(["a"] * n, dtype=object)}, lead)
+        inserted = as_frame({"x": np.arange(n, dtype=float), "who": np.array(["a"] * n, dtype=object)})
+        for name, value in reversed(lead.items()):
+            inserted.insert(0, name, value)
+        pd.testing.assert_frame_equal(built, inserted, check_exact=True)
+
+
 def test_the_summary_alone_is_the_summary_frame(standard_day: Scenario) -> None:
     frame = {str(k): v for k, v in simulate(standard_day, seed=9, replication=4).summary.iloc[0].items()}
     row = simulate_summary(standard_day, seed=9, replication=4)
