@@ -14,9 +14,9 @@ Processes
 * ``doctor``: one per doctor: late start (announced to the engine with :meth:`Engine.delay`), breaks, then
   ``call_next`` / consult / ``complete`` until the overtime limit; a consultation with no other event
   scheduled before its end moves the clock there itself, as the script does. An idle doctor sleeps until woken,
-  and only
-  a change that may have given its own queue a callable token wakes it (read from the engine's new events), or
-  until its break or last call: one timeout per such stretch, however often the doctor falls idle in it.
+  and only a change that may have given its own queue a callable token wakes it (read from the engine's new
+  events), or until its break or last call: one timeout per such stretch, however often the doctor falls idle in
+  it.
 * ``ticker``: calls :meth:`Engine.tick` exactly at :meth:`Engine.next_due` (slot starts, no-show deadlines,
   wait-aging thresholds), never by polling; it is woken early when a change brings the next due time forward.
 

@@ -136,12 +136,13 @@ class Running:
 
     def kill(self) -> None:
         """Kill the process and its direct children (a sweep's workers), if they are still there."""
-        for pid in children(self.proc.pid) if self.proc.poll() is None else []:
+        if self.proc.poll() is not None:
+            return
+        for pid in children(self.proc.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.proc.kill()
+        self.proc.wait()
 
 
 def children(pid: int) -> list[int]:

@@ -44,20 +44,20 @@ def test_an_open_access_run_skips_most_consultation_timeouts_and_changes_nothing
     steps = {"lean": 0, "plain": 0}
     counting = ["lean"]  # which run the steps are counted for
     rates = {Category.WALK_IN: 30.0, Category.ONLINE: 12.0, Category.EMERGENCY: 6.0}
+
+    class Counting(model._Clock):
+        def skip_to(self, t: float) -> bool:
+            moved = super().skip_to(t)
+            caller = sys._getframe(1).f_code.co_name
+            skips[caller] += moved
+            return moved
+
+        def step(self) -> None:
+            steps[counting[0]] += 1
+            super().step()
+
     for doctors in (1, 2):
         spec = open_access(doctors, rates, doctors * 1.0, 4_000.0, 0.0, Policy())
-
-        class Counting(model._Clock):
-            def skip_to(self, t: float) -> bool:
-                moved = super().skip_to(t)
-                caller = sys._getframe(1).f_code.co_name
-                skips[caller] += moved
-                return moved
-
-            def step(self) -> None:
-                steps[counting[0]] += 1
-                super().step()
-
         counting[0] = "lean"
         monkeypatch.setattr(model, "_Clock", Counting)
         lean = simulate(spec, seed=doctors)

@@ -53,8 +53,8 @@ def test_every_frame_leads_with_its_runs_scenario_seed_and_replication(standard_
         assert (frame["replication"] == 3).all()
     assert len(day.timeline) > 1 and day.timeline["queue_observed"].notna().all()
     for n in (0, 4):  # an empty frame too: each constant still gets its own dtype
-        built = as_frame({"x": np.arange(n, dtype=float), "who": np.array(["a"] * n, dtype=object)}, lead)
-        inserted = as_frame({"x": np.arange(n, dtype=float), "who": np.array(["a"] * n, dtype=object)})
+        columns = {"x": np.arange(n, dtype=float), "who": np.array(["a"] * n, dtype=object)}
+        built, inserted = as_frame(columns, lead), as_frame(columns)
         for name, value in reversed(lead.items()):
             inserted.insert(0, name, value)
         pd.testing.assert_frame_equal(built, inserted, check_exact=True)
