@@ -57,6 +57,25 @@ from opdsim.engine.types import TERMINAL_STATES, Category, TokenState
 
 __all__: list[str] = []
 
+# the event classes as compiled constants: compiled, a plain imported name is looked up in the module's dict at
+# every use (the dispatch below tests up to 16 of them per event)
+_EV_BOOKED: Final = Booked
+_EV_CHECKEDIN: Final = CheckedIn
+_EV_CALLED: Final = Called
+_EV_COMPLETED: Final = Completed
+_EV_NOSHOW: Final = NoShow
+_EV_UPGRADED: Final = Upgraded
+_EV_SLOTOPENED: Final = SlotOpened
+_EV_CANCELLED: Final = Cancelled
+_EV_LEFT: Final = Left
+_EV_WAITLISTED: Final = Waitlisted
+_EV_PROMOTED: Final = Promoted
+_EV_DISPLACED: Final = Displaced
+_EV_CAPBREACHED: Final = CapBreached
+_EV_SLOTSSHIFTED: Final = SlotsShifted
+_EV_DOCTORADDED: Final = DoctorAdded
+_EV_DAYCLOSED: Final = DayClosed
+
 
 class _Fold:
     """The engine's state and the handlers that apply events to it."""
@@ -109,38 +128,38 @@ class _Fold:
         these are direct native calls, where a table of handlers would call each through Python)."""
         self._log.append(ev)
         self._last = ev[0]  # every event but EngineStarted (never emitted) starts with now
-        kind = ev.__class__
-        if kind is Booked:
+        kind = type(ev)
+        if kind is _EV_BOOKED:
             self._on_booked(ev)
-        elif kind is CheckedIn:
+        elif kind is _EV_CHECKEDIN:
             self._on_checked_in(ev)
-        elif kind is Called:
+        elif kind is _EV_CALLED:
             self._on_called(ev)
-        elif kind is Completed:
+        elif kind is _EV_COMPLETED:
             self._on_completed(ev)
-        elif kind is NoShow:
+        elif kind is _EV_NOSHOW:
             self._on_no_show(ev)
-        elif kind is Upgraded:
+        elif kind is _EV_UPGRADED:
             self._on_upgraded(ev)
-        elif kind is SlotOpened:
+        elif kind is _EV_SLOTOPENED:
             self._on_slot_opened(ev)
-        elif kind is Cancelled:
+        elif kind is _EV_CANCELLED:
             self._on_cancelled(ev)
-        elif kind is Left:
+        elif kind is _EV_LEFT:
             self._on_left(ev)
-        elif kind is Waitlisted:
+        elif kind is _EV_WAITLISTED:
             self._on_waitlisted(ev)
-        elif kind is Promoted:
+        elif kind is _EV_PROMOTED:
             self._on_promoted(ev)
-        elif kind is Displaced:
+        elif kind is _EV_DISPLACED:
             self._on_displaced(ev)
-        elif kind is CapBreached:
+        elif kind is _EV_CAPBREACHED:
             self._on_cap_breached(ev)
-        elif kind is SlotsShifted:
+        elif kind is _EV_SLOTSSHIFTED:
             self._on_slots_shifted(ev)
-        elif kind is DoctorAdded:
+        elif kind is _EV_DOCTORADDED:
             self._on_doctor_added(ev)
-        elif kind is DayClosed:
+        elif kind is _EV_DAYCLOSED:
             self._on_day_closed(ev)
         else:  # check_event admits only the kinds of KINDS, and the deciding side emits no other
             raise AssertionError(f"no handler for {ev!r}")
@@ -151,23 +170,33 @@ class _Fold:
         start = tok.doctor.slots[tok.slot].start
         return (start if start > tok.seated_at else tok.seated_at) + self._grace
 
-    def _new_token(self, ev: Booked | Waitlisted, req_slot: int) -> _Token:
+    def _new_token(self, ev: tuple[Any, ...], req_slot: int) -> _Token:
+        """The token a ``Booked`` or ``Waitlisted`` event issues, registered under its id, patient and doctor.
+
+        ``ev`` is read by position (both kinds start ``now, token, patient, category, doctor`` and end
+        ``request_id, asked_doctor, asked_slot``): compiled, a field of a union of named tuples is otherwise read
+        by Python attribute lookup, fourteen of them per booking."""
+        now: float = ev[0]
+        token: str = ev[1]
+        patient: str = ev[2]
+        category: Category = ev[3]
+        doctor: str = ev[4]
+        request_id: str | None = ev[-3]
         self._ntok += 1
-        doc = self._docs[ev.doctor]
+        doc = self._docs[doctor]
         request = None
-        if ev.request_id is not None:
-            request = (ev.patient, ev.category, ev.asked_doctor, ev.asked_slot)
-        rank = self._rank_of[ev.category]
-        tok = _Token(ev.token, self._ntok, ev.patient, ev.category, rank, doc, req_slot, ev.now, request)
-        if ev.request_id is not None:
-            self._requests[ev.request_id] = tok
-        self._tokens[ev.token] = tok
-        self._active[(ev.patient, ev.doctor)] = tok
-        held = self._held.get(ev.patient)
+        if request_id is not None:
+            request = (patient, category, ev[-2], ev[-1])
+        tok = _Token(token, self._ntok, patient, category, self._rank_of[category], doc, req_slot, now, request)
+        if request_id is not None:
+            self._requests[request_id] = tok
+        self._tokens[token] = tok
+        self._active[(patient, doctor)] = tok
+        held = self._held.get(patient)
         if held is None:
-            self._held[ev.patient] = {ev.doctor: tok}
+            self._held[patient] = {doctor: tok}
         else:
-            held[ev.doctor] = tok
+            held[doctor] = tok
         return tok
 
     # -- the rules, called directly when they are the defaults
@@ -383,12 +412,13 @@ class _Fold:
         self._docs[ev.doctor].slots[ev.slot].breaches += 1
 
     def _on_upgraded(self, ev: Upgraded) -> None:
-        tok = self._tokens[ev.token]
+        _, token, new_rank = ev
+        tok = self._tokens[token]
         doc = tok.doctor
         was_callable = tok.in_tree
         if was_callable:
             tok.bypass_acc = tok.thr - doc.tree_of[tok.rank].remove(tok.pos)
-        tok.rank = ev.rank
+        tok.rank = new_rank
         tok.upgrades += 1
         tok.wait_ver += 1
         if tok.slot is not None and tok.displacements < self._max_disp and tok.state in (BOOKED, CHECKED_IN):
