@@ -16,7 +16,7 @@ import pandas as pd
 from opdsim.engine import Event
 from opdsim.engine.records import DayRecords, fold
 from opdsim.frames import as_frame
-from opdsim.metrics import callable_intervals, patient_columns, summary_row, timeline_columns
+from opdsim.metrics import patient_columns, patient_table, summary_row, timeline_columns
 from opdsim.sim.collector import collector_paused
 from opdsim.sim.simulate import DaySpec, PlayedDay, play
 
@@ -37,25 +37,40 @@ class SimResult:
 
 
 class DayMetrics(NamedTuple):
-    """The metrics of one played day: patient columns, the summary row and the records they came from."""
+    """The metrics of one played day: patient columns, the summary row and the records they came from; with
+    ``intervals``, the callable intervals (starts, ends [min]) of the patients' last tokens, for the timeline."""
 
     columns: dict[str, np.ndarray]
     row: dict[str, float]
     records: DayRecords
+    intervals: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def day_metrics(
-    events: tuple[Event, ...], population: dict[str, np.ndarray], played: PlayedDay, starvation_limit: float
+    events: tuple[Event, ...],
+    population: dict[str, np.ndarray],
+    played: PlayedDay,
+    starvation_limit: float,
+    intervals: bool = False,
 ) -> DayMetrics:
     """The metrics of a day's event log joined with the simulation's patient inputs (``played.population``);
-    ``played.planned`` gives the session window and the warm-up."""
+    ``played.planned`` gives the session window and the warm-up. ``intervals`` also collects the callable
+    intervals of the patients kept, in the same pass over the records."""
     records = fold(events)
-    columns = patient_columns(records, population, starvation_limit)
     warmup = played.planned.warmup
-    if warmup is not None:
-        keep = columns["arrival"] >= warmup
-        columns = {k: np.asarray(v)[keep] for k, v in columns.items()}
-    return DayMetrics(columns, summary_row(columns, records, played.planned.session), records)
+    spans = None
+    if intervals:
+        table = patient_table(records, population, starvation_limit)
+        if warmup is not None:
+            table = table.take(table.columns["arrival"] >= warmup)
+        columns = table.columns
+        spans = (table.starts, table.ends)
+    else:
+        columns = patient_columns(records, population, starvation_limit)
+        if warmup is not None:
+            keep = columns["arrival"] >= warmup
+            columns = {k: np.asarray(v)[keep] for k, v in columns.items()}
+    return DayMetrics(columns, summary_row(columns, records, played.planned.session), records, spans)
 
 
 def simulate(spec: DaySpec, seed: int = 0, replication: int = 0) -> SimResult:
@@ -84,12 +99,12 @@ def simulate(spec: DaySpec, seed: int = 0, replication: int = 0) -> SimResult:
 def _simulate(spec: DaySpec, seed: int, replication: int) -> SimResult:
     played = play(spec, seed, replication, observe=True)
     events = played.engine.events
-    day = day_metrics(events, played.population, played, spec.starvation_limit)
+    day = day_metrics(events, played.population, played, spec.starvation_limit, intervals=True)
+    assert day.intervals is not None
     lead = {"scenario": spec.name, "seed": seed, "replication": replication}  # every frame's first columns
     patients = as_frame(day.columns, lead)
     t0, step = played.planned.timeline
-    tokens = [t for t in day.columns["token"].tolist() if t is not None]
-    timeline = timeline_columns(day.columns, callable_intervals(day.records, tokens), t0, played.planned.close, step)
+    timeline = timeline_columns(day.columns, day.intervals, t0, played.planned.close, step)
     # the engine's own readings at each interval's start (observer hook), beside the record-based averages
     samples = played.samples[: len(timeline["t_start"])]
     timeline["queue_observed"] = samples[:, 1].astype(int)

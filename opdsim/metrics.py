@@ -27,7 +27,7 @@ Columns and units (all times are clinic minutes since opening [min])
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,10 +39,12 @@ from opdsim.frames import as_frame
 from opdsim.registry import CATEGORIES, REGISTRY
 
 __all__ = [
+    "PatientTable",
     "as_frame",
     "callable_intervals",
     "frame_intervals",
     "patient_columns",
+    "patient_table",
     "patients_frame",
     "summary_frame",
     "summary_row",
@@ -135,9 +137,57 @@ def patient_columns(
     starvation_limit : float
         Waits longer than this are starved [min].
     """
+    return _patient_columns(records, population, starvation_limit, None)
+
+
+class PatientTable(NamedTuple):
+    """The ``patients`` columns with the callable intervals of each patient's last token (:func:`patient_table`).
+
+    Attributes
+    ----------
+    columns : dict of str to ndarray
+        :func:`patient_columns`.
+    starts, ends : ndarray of float
+        Each callable interval's start and end [min], patient by patient in row order, a token's intervals in
+        their order (what :func:`callable_intervals` gives for the patients' tokens).
+    row : ndarray of int
+        The row of ``columns`` each interval belongs to.
+    """
+
+    columns: dict[str, NDArray[Any]]
+    starts: NDArray[np.float64]
+    ends: NDArray[np.float64]
+    row: NDArray[np.intp]
+
+    def take(self, keep: NDArray[np.bool_]) -> PatientTable:
+        """The rows where ``keep`` is true, with their intervals (``keep``: one bool per row)."""
+        mine = keep[self.row]
+        rows = np.cumsum(keep) - 1  # each kept row's new number
+        return PatientTable(
+            {k: np.asarray(v)[keep] for k, v in self.columns.items()},
+            self.starts[mine],
+            self.ends[mine],
+            rows[self.row[mine]],
+        )
+
+
+def patient_table(records: DayRecords, population: Columns | None, starvation_limit: float) -> PatientTable:
+    """:func:`patient_columns` and the callable intervals of each patient's last token, in one pass over the
+    records (the parameters are those of :func:`patient_columns`)."""
+    spans: list[float] = []
+    columns = _patient_columns(records, population, starvation_limit, spans)
+    flat = np.array(spans, dtype=float)
+    counts = columns.pop("intervals")
+    row = np.repeat(np.arange(len(counts)), counts)
+    return PatientTable(columns, flat[0::2], flat[1::2], row)
+
+
+def _patient_columns(
+    records: DayRecords, population: Columns | None, starvation_limit: float, spans: list[float] | None
+) -> dict[str, NDArray[Any]]:
     pop = _population_from_records(records) if population is None else population
-    # one pass over the patients in the (compiled) records, one list per field
-    table = records.patient_columns(list(pop["patient"]), list(pop["booked_doctor"]))
+    # one pass over the patients in the (compiled) records, one list per field (and the intervals, if asked)
+    table = records.patient_columns(list(pop["patient"]), list(pop["booked_doctor"]), spans)
     col = {name: np.array(table[field], dtype=t) for name, field, t in _RECORD_FIELDS}
     checked, called, ended, state = col["checked_in"], col["called"], col["ended"], col["state"]
     present = ~np.isnan(checked)
@@ -146,7 +196,7 @@ def patient_columns(
     wait_end = np.where(np.isnan(called), ended, called)  # the call, or leaving (or any end) or the close
     wait = np.where(present, col["callable_time"], _NAN)
     wait_from_arrival = np.where(present, np.clip(wait_end - came, 0.0, None), _NAN)
-    return {
+    out = {
         "patient": np.asarray(pop["patient"], dtype=object),
         "category": np.asarray(pop["category"], dtype=object),
         "kind": np.asarray(pop["kind"], dtype=object),
@@ -170,6 +220,9 @@ def patient_columns(
         "starved": wait > starvation_limit,
         "starved_from_arrival": wait_from_arrival > starvation_limit,
     }
+    if spans is not None:
+        out["intervals"] = np.array(table["intervals"], dtype=np.intp)
+    return out
 
 
 def patients_frame(records: DayRecords, population: Columns | None, starvation_limit: float) -> pd.DataFrame:

@@ -329,7 +329,9 @@ class DayRecords:
                 out.append(end)
         return out
 
-    def patient_columns(self, patients: Sequence[str], doctors: Sequence[str | None]) -> dict[str, list[Any]]:
+    def patient_columns(
+        self, patients: Sequence[str], doctors: Sequence[str | None], spans: list[float] | None = None
+    ) -> dict[str, list[Any]]:
         """Each patient's last token as columns, one entry per patient in the order given.
 
         Parameters
@@ -339,13 +341,18 @@ class DayRecords:
             times, state ``"rejected"``, no token and zero counts.
         doctors : sequence of str or None
             One per patient: the doctor reported for a patient with no token (the one asked for, if any).
+        spans : list of float, optional
+            If given, the callable intervals of each patient's last token are appended to it in the same pass,
+            flat and in patient order, as :meth:`callable_spans` gives them for those tokens [min]; the columns
+            then include ``intervals``, the number of intervals of each patient.
 
         Returns
         -------
         dict of str to list
             ``checked_in_at``, ``called_at``, ``ended_at``, ``first_callable`` [min] and ``slot`` as floats
             (NaN for none); ``callable_time`` [min]; ``state`` as text; ``doctor``; ``token`` (None if
-            none); ``bypasses`` and ``displacements`` as counts; ``upgraded`` and ``rebooked`` as bools.
+            none); ``bypasses`` and ``displacements`` as counts; ``upgraded`` and ``rebooked`` as bools; with
+            ``spans``, ``intervals`` as counts.
         """
         last = self.by_patient()
         rebooked = self.rebooked()
@@ -363,9 +370,18 @@ class DayRecords:
         upgraded: list[bool] = []
         displaced: list[int] = []
         again: list[bool] = []
+        intervals: list[int] = []
         for p, d in zip(patients, doctors, strict=True):
             again.append(p in rebooked)
             r = last.get(p)
+            if spans is not None:
+                if r is None:
+                    intervals.append(0)
+                else:
+                    intervals.append(len(r.callable))
+                    for start, end in r.callable:
+                        spans.append(start)
+                        spans.append(end)
             if r is None:
                 checked.append(nan)
                 called.append(nan)
@@ -397,7 +413,7 @@ class DayRecords:
             bypasses.append(r.bypasses)
             upgraded.append(len(r.upgrades) > 0)
             displaced.append(len(r.displacements))
-        return {
+        columns: dict[str, list[Any]] = {
             "checked_in_at": checked,
             "called_at": called,
             "ended_at": ended,
@@ -412,6 +428,9 @@ class DayRecords:
             "displacements": displaced,
             "rebooked": again,
         }
+        if spans is not None:
+            columns["intervals"] = intervals
+        return columns
 
 
 class _Fold:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 
 from opdsim.engine import BookingRejected, Category, Engine, Policy, TokenState
 from opdsim.engine.records import DayRecords, fold
-from opdsim.metrics import callable_intervals
+from opdsim.metrics import callable_intervals, patient_columns, patient_table
 from opdsim.sim.scenario import Scenario
 from opdsim.sim.simulate import play
 
@@ -52,6 +53,47 @@ def test_a_displaced_patient_waits_the_time_callable_in_all() -> None:
     assert starts.tolist() == [0.0, 60.0] and ends.tolist() == [30.0, 70.0]
     with pytest.raises(KeyError):
         records.callable_spans(["T99"])
+
+
+def test_the_patient_table_gives_each_patients_intervals_in_the_columns_pass() -> None:
+    # A is displaced (two intervals), E is the emergency (one, of no length), R and Z hold no token here (none);
+    # the table lists the intervals patient by patient in the population's order, each with its row
+    eng = _engine(overflow_cap=0)
+    a = eng.book("A", Category.ONLINE, "D1", now=0.0, slot=0, check_in=True)
+    e = eng.emergency("E", now=30.0)
+    eng.call_next("D1", 30.0)
+    eng.complete(e.id, 40.0)
+    called = eng.call_next("D1", 70.0)
+    assert called is not None and called.id == a.id
+    eng.complete(a.id, 75.0)
+    eng.close_day(120.0)
+    records = fold(eng.events)
+    pop = {
+        "patient": np.array(["Z", "E", "R", "A"], dtype=object),
+        "category": np.array(["WALK_IN", "EMERGENCY", "ONLINE", "ONLINE"], dtype=object),
+        "kind": np.array(["walk_in", "emergency", "booked", "booked"], dtype=object),
+        "booked_doctor": np.array([None, None, "D1", "D1"], dtype=object),
+        "booked_at": np.array([np.nan, np.nan, 0.0, 0.0]),
+        "arrival": np.array([np.nan, 30.0, 5.0, 0.0]),
+        "consultation": np.array([5.0, 10.0, 5.0, 5.0]),
+    }
+    table = patient_table(records, pop, 60.0)
+    assert table.starts.tolist() == [30.0, 0.0, 60.0]
+    assert table.ends.tolist() == [30.0, 30.0, 70.0]
+    assert table.row.tolist() == [1, 3, 3]
+    plain = patient_columns(records, pop, 60.0)
+    assert table.columns.keys() == plain.keys()  # the count of intervals is not a column
+    for name, column in plain.items():
+        np.testing.assert_array_equal(table.columns[name], column)
+    # the same intervals as the records give for the patients' tokens, in the same order
+    starts, ends = callable_intervals(records, [e.id, a.id])
+    assert (table.starts.tolist(), table.ends.tolist()) == (starts.tolist(), ends.tolist())
+    # keeping rows keeps their intervals and renumbers them
+    kept = table.take(np.array([False, False, True, True]))
+    assert kept.columns["patient"].tolist() == ["R", "A"]
+    assert (kept.starts.tolist(), kept.ends.tolist(), kept.row.tolist()) == ([0.0, 60.0], [30.0, 70.0], [1, 1])
+    first = table.take(np.array([True, True, False, False]))
+    assert (first.starts.tolist(), first.row.tolist()) == ([30.0], [1])
 
 
 def test_an_emergency_before_its_slot_opens_is_callable_from_check_in() -> None:
