@@ -49,9 +49,9 @@ LEFT: Final = TokenState.LEFT
 UNSERVED: Final = TokenState.UNSERVED
 EMERGENCY: Final = Category.EMERGENCY
 
-# A slot's displacement heap is pruned of stale entries when it reaches this length, and then again at twice the
-# entries left (at least this): a slot that never fills (open access) would otherwise keep one entry per token
-# of the day, and every push would climb a heap of tens of thousands.
+# A slot's displacement list or heap is pruned of stale entries when it reaches this length, and then again at
+# twice the entries left (at least this): a slot that never fills (open access) would otherwise keep one entry
+# per token of the day, and every push would climb a heap of tens of thousands.
 PRUNE_AT: Final = 64
 
 _new: Final = tuple.__new__  # builds a named tuple without running its interpreted __new__ (all fields given)
@@ -59,6 +59,7 @@ _new: Final = tuple.__new__  # builds a named tuple without running its interpre
 
 class _Slot:
     __slots__ = (
+        "armed",
         "breaches",
         "cap",
         "displaceable",
@@ -68,6 +69,7 @@ class _Slot:
         "pending",
         "prune_at",
         "regular",
+        "seated",
         "start",
     )
 
@@ -80,10 +82,14 @@ class _Slot:
         self.emerg = 0  # emergency tokens seated here, completed included
         self.breaches = 0
         self.pending: list[_Token] = []  # checked in before the slot opened
-        # heap of tokens an emergency may displace, smallest displacement key first; lazy entries
-        # (key, issue, seat version, rank at push, token), validated when popped or pruned
+        # The tokens an emergency may displace. Until an emergency first needs a victim here (most slots never
+        # see one), only a list of the tokens seated, stale ones included (``seated``); then (``armed``) a heap,
+        # smallest displacement key first, of lazy entries (key, issue, seat version, rank at push, token),
+        # validated when popped or pruned.
+        self.armed = False
+        self.seated: list[_Token] = []
         self.displaceable: list[tuple[tuple[int, ...], int, int, int, _Token]] = []
-        self.prune_at = PRUNE_AT  # the heap's length at which its stale entries are dropped
+        self.prune_at = PRUNE_AT  # the list's or heap's length at which its stale entries are dropped
 
 
 class _Doctor:

@@ -235,6 +235,16 @@ class _Fold:
         return self._aging.target(rank) if aging is None else aging.target(rank)
 
     def _push_displaceable(self, s: _Slot, tok: _Token) -> None:
+        """Note ``tok``, just seated in ``s`` or upgraded there, as a token an emergency may displace."""
+        if not s.armed:
+            # no emergency has needed a victim here yet: a list entry costs a tenth of a heap entry, and the
+            # heap built from the list when one does (``_arm_displaceable``) holds the same live entries
+            seated = s.seated
+            if len(seated) >= s.prune_at:
+                s.seated = seated = self._may_displace(s)
+                s.prune_at = max(PRUNE_AT, 2 * len(seated))
+            seated.append(tok)
+            return
         heap = s.displaceable
         if len(heap) >= s.prune_at:
             # drop the stale entries (the heap's order is rebuilt, but pops return the same tokens: the live
@@ -244,6 +254,29 @@ class _Fold:
             s.prune_at = max(PRUNE_AT, 2 * len(heap))
         key = self._victim_key(tok.rank, tok.issue)
         heapq.heappush(heap, (key, tok.issue, tok.seat_ver, tok.rank, tok))
+
+    def _may_displace(self, s: _Slot) -> list[_Token]:
+        """The tokens of ``s.seated`` still seated in ``s`` that an emergency may displace, each once, in the
+        order first noted."""
+        live: dict[int, _Token] = {}
+        for tok in s.seated:
+            if (
+                tok.slot == s.index
+                and (tok.state is BOOKED or tok.state is CHECKED_IN)
+                and tok.displacements < self._max_disp
+            ):
+                live[tok.issue] = tok
+        return list(live.values())
+
+    def _arm_displaceable(self, s: _Slot) -> None:
+        """Build the displacement heap of ``s`` from its list: one live entry per token that may be displaced,
+        under its rank now, as the heap kept from the start would hold after dropping its stale entries."""
+        heap = [(self._victim_key(t.rank, t.issue), t.issue, t.seat_ver, t.rank, t) for t in self._may_displace(s)]
+        heapq.heapify(heap)
+        s.armed = True
+        s.seated = []
+        s.displaceable = heap
+        s.prune_at = max(PRUNE_AT, 2 * len(heap))
 
     def _displaceable(self, s: _Slot, entry: tuple[tuple[int, ...], int, int, int, _Token]) -> bool:
         """Whether a displacement heap entry of slot ``s`` is live: its token is still seated there as pushed,
@@ -422,8 +455,9 @@ class _Fold:
         tok.upgrades += 1
         tok.wait_ver += 1
         if tok.slot is not None and tok.displacements < self._max_disp and tok.state in (BOOKED, CHECKED_IN):
-            # the entry under the old rank goes stale: _pop_displaceable checks the rank
-            self._push_displaceable(doc.slots[tok.slot], tok)
+            s = doc.slots[tok.slot]
+            if s.armed:  # the entry under the old rank goes stale: _pop_displaceable checks the rank
+                self._push_displaceable(s, tok)  # (a list entry is keyed when the heap is built, at the rank then)
         if was_callable:  # the callable period goes on: re-enter at the new rank without closing it
             self._enter_rank(tok)
 
@@ -526,6 +560,7 @@ class _Fold:
                 heap.clear()
             for s in doc.slots:
                 s.pending.clear()
+                s.seated.clear()
                 s.displaceable.clear()
         self._closed = True
 

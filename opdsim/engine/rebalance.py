@@ -58,6 +58,8 @@ class _Rebalance(_Timers):
 
     def _pop_displaceable(self, slot: _Slot) -> _Token | None:
         """The token an emergency past the cap displaces from ``slot`` (the displacement rule's smallest key)."""
+        if not slot.armed:
+            self._arm_displaceable(slot)
         heap = slot.displaceable
         while heap:
             entry = heapq.heappop(heap)

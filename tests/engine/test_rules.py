@@ -273,7 +273,7 @@ def test_emergency_at_the_cap_displaces_lowest_priority_latest_issued(make_engin
     check_invariants(eng)
 
 
-def test_a_big_slot_keeps_a_short_displacement_heap_and_the_same_victims(make_engine: Make) -> None:
+def test_a_big_slot_keeps_a_short_displacement_list_and_heap_and_the_same_victims(make_engine: Make) -> None:
     """A slot that serves hundreds of tokens (open access) drops the heap entries of tokens already called, so its
     heap stays near the number still displaceable; the victims are those of the rule all the same."""
     eng = make_engine([(0, 900, 800), (900, 1800, 800)], overflow_cap=0, aging="none")
@@ -286,15 +286,34 @@ def test_a_big_slot_keeps_a_short_displacement_heap_and_the_same_victims(make_en
     late_online = [eng.book(f"O{i}", C.ONLINE, "D1", now=800) for i in range(15)]
     late_walk_in = [eng.book(f"W{i}", C.WALK_IN, "D1", now=800) for i in range(15)]
     assert eng.slots("D1")[0].regular == 800  # full: each emergency now displaces one token
-    heap = eng._core._docs["D1"].slots[0].displaceable
-    assert len(heap) <= 2 * 100, len(heap)  # 100 tokens displaceable: at most twice that, not one entry per seat
-    for i in range(100):
+    slot = eng._core._docs["D1"].slots[0]
+    assert not slot.armed and slot.displaceable == []  # no emergency has needed a victim: no heap yet
+    assert len(slot.seated) <= 2 * 100, len(slot.seated)  # 100 displaceable: at most twice that, not one per seat
+    eng.emergency("E0", "D1", now=801)
+    assert slot.armed and slot.seated == []
+    assert len(slot.displaceable) == 100 - 1  # one entry per token still displaceable, the victim popped
+    for i in range(1, 100):
         eng.emergency(f"E{i}", "D1", now=801 + i / 10)
     # walk-ins first, latest issued first; then online, latest first: the fifteen booked last, then the 70
     # checked-in tokens still waiting from before
     expected = [t.id for t in reversed(late_walk_in)] + [t.id for t in reversed(late_online)]
     expected += [t.id for t in reversed(first[-70:])]
     assert [d.token for d in displaced(eng)] == expected
+    check_invariants(eng)
+
+
+def test_a_token_upgraded_before_any_displacement_is_ranked_by_its_new_rank(make_engine: Make) -> None:
+    """The displacement heap is built when an emergency first needs a victim, from the tokens seated then, each
+    under the rank it has then: a walk-in upgraded by aging before it is no longer the lowest priority."""
+    eng = make_engine([(0, 60, 3), (60, 120, 3)], overflow_cap=0, aging="bypass", aging_threshold=1)
+    w = eng.book("W", C.WALK_IN, "D1", now=0, check_in=True)
+    p = eng.book("P", C.PAID_PRIORITY, "D1", now=1, check_in=True)
+    called = eng.call_next("D1", now=2)  # P before W, who had the earlier queue number: W is upgraded
+    assert called is not None and called.id == p.id
+    assert eng.token(w.id).effective_rank == int(C.PAID_PRIORITY)
+    o = eng.book("O", C.ONLINE, "D1", now=3)
+    eng.emergency("E", "D1", now=4)  # W (now paid priority), P (called) and O fill the slot: one past the cap
+    assert [d.token for d in displaced(eng)] == [o.id]  # not W, the walk-in issued first
     check_invariants(eng)
 
 
