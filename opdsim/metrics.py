@@ -282,7 +282,9 @@ def _wait_stats(
     # numpy's mean, bit for bit (its pairwise sum over the patients in order, then one division), without its
     # per-call overhead; it must come before sorting, since the pairwise sum depends on the order
     row[f"{base}_mean{suffix}"] = float(np.add.reduce(values)) / n
-    ordered = sorted(values.tolist())
+    # numpy's sort: the same ascending sequence as sorted() (no NaN is left, and a wait is never -0.0, so no two
+    # values compare equal without being equal), in a thirtieth of its time for a day of 50,000 patients
+    ordered = np.sort(values).tolist()
     p50, p90, p95 = _quantiles(ordered)
     row[f"{base}_median{suffix}"] = p50
     row[f"{base}_p90{suffix}"] = p90
