@@ -12,6 +12,26 @@ from typing import Any, Final, SupportsFloat
 
 from opdsim.engine._tree import RankTree
 from opdsim.engine.errors import InvalidRequest
+from opdsim.engine.events import (
+    Booked,
+    Called,
+    Cancelled,
+    CapBreached,
+    CheckedIn,
+    Completed,
+    DayClosed,
+    Displaced,
+    DoctorAdded,
+    EngineStarted,
+    Left,
+    NoShow,
+    Promoted,
+    Rejected,
+    SlotOpened,
+    SlotsShifted,
+    Upgraded,
+    Waitlisted,
+)
 from opdsim.engine.types import Category, TokenState
 
 __all__ = [
@@ -53,6 +73,28 @@ EMERGENCY: Final = Category.EMERGENCY
 # twice the entries left (at least this): a slot that never fills (open access) would otherwise keep one entry
 # per token of the day, and every push would climb a heap of tens of thousands.
 PRUNE_AT: Final = 64
+
+# The event classes as compiled constants, for the two folds' dispatch (fold.py, records.py): compiled, a name
+# imported from the interpreted events module is looked up in the module's dict at every use, and each event is
+# tested against up to 18 of them.
+EV_BOOKED: Final = Booked
+EV_CALLED: Final = Called
+EV_CANCELLED: Final = Cancelled
+EV_CAPBREACHED: Final = CapBreached
+EV_CHECKEDIN: Final = CheckedIn
+EV_COMPLETED: Final = Completed
+EV_DAYCLOSED: Final = DayClosed
+EV_DISPLACED: Final = Displaced
+EV_DOCTORADDED: Final = DoctorAdded
+EV_ENGINESTARTED: Final = EngineStarted
+EV_LEFT: Final = Left
+EV_NOSHOW: Final = NoShow
+EV_PROMOTED: Final = Promoted
+EV_REJECTED: Final = Rejected
+EV_SLOTOPENED: Final = SlotOpened
+EV_SLOTSSHIFTED: Final = SlotsShifted
+EV_UPGRADED: Final = Upgraded
+EV_WAITLISTED: Final = Waitlisted
 
 _new: Final = tuple.__new__  # builds a named tuple without running its interpreted __new__ (all fields given)
 

@@ -20,6 +20,22 @@ from opdsim.engine._state import (
     CHECKED_IN,
     COMPLETED,
     EMERGENCY,
+    EV_BOOKED,
+    EV_CALLED,
+    EV_CANCELLED,
+    EV_CAPBREACHED,
+    EV_CHECKEDIN,
+    EV_COMPLETED,
+    EV_DAYCLOSED,
+    EV_DISPLACED,
+    EV_DOCTORADDED,
+    EV_LEFT,
+    EV_NOSHOW,
+    EV_PROMOTED,
+    EV_SLOTOPENED,
+    EV_SLOTSSHIFTED,
+    EV_UPGRADED,
+    EV_WAITLISTED,
     INF,
     LEFT,
     NO_SHOW,
@@ -56,25 +72,6 @@ from opdsim.engine.rules import AgingRule, DisplacementRule, Rules
 from opdsim.engine.types import TERMINAL_STATES, Category, TokenState
 
 __all__: list[str] = []
-
-# the event classes as compiled constants: compiled, a plain imported name is looked up in the module's dict at
-# every use (the dispatch below tests up to 16 of them per event)
-_EV_BOOKED: Final = Booked
-_EV_CHECKEDIN: Final = CheckedIn
-_EV_CALLED: Final = Called
-_EV_COMPLETED: Final = Completed
-_EV_NOSHOW: Final = NoShow
-_EV_UPGRADED: Final = Upgraded
-_EV_SLOTOPENED: Final = SlotOpened
-_EV_CANCELLED: Final = Cancelled
-_EV_LEFT: Final = Left
-_EV_WAITLISTED: Final = Waitlisted
-_EV_PROMOTED: Final = Promoted
-_EV_DISPLACED: Final = Displaced
-_EV_CAPBREACHED: Final = CapBreached
-_EV_SLOTSSHIFTED: Final = SlotsShifted
-_EV_DOCTORADDED: Final = DoctorAdded
-_EV_DAYCLOSED: Final = DayClosed
 
 
 class _Fold:
@@ -129,37 +126,37 @@ class _Fold:
         self._log.append(ev)
         self._last = ev[0]  # every event but EngineStarted (never emitted) starts with now
         kind = type(ev)
-        if kind is _EV_BOOKED:
+        if kind is EV_BOOKED:
             self._on_booked(ev)
-        elif kind is _EV_CHECKEDIN:
+        elif kind is EV_CHECKEDIN:
             self._on_checked_in(ev)
-        elif kind is _EV_CALLED:
+        elif kind is EV_CALLED:
             self._on_called(ev)
-        elif kind is _EV_COMPLETED:
+        elif kind is EV_COMPLETED:
             self._on_completed(ev)
-        elif kind is _EV_NOSHOW:
+        elif kind is EV_NOSHOW:
             self._on_no_show(ev)
-        elif kind is _EV_UPGRADED:
+        elif kind is EV_UPGRADED:
             self._on_upgraded(ev)
-        elif kind is _EV_SLOTOPENED:
+        elif kind is EV_SLOTOPENED:
             self._on_slot_opened(ev)
-        elif kind is _EV_CANCELLED:
+        elif kind is EV_CANCELLED:
             self._on_cancelled(ev)
-        elif kind is _EV_LEFT:
+        elif kind is EV_LEFT:
             self._on_left(ev)
-        elif kind is _EV_WAITLISTED:
+        elif kind is EV_WAITLISTED:
             self._on_waitlisted(ev)
-        elif kind is _EV_PROMOTED:
+        elif kind is EV_PROMOTED:
             self._on_promoted(ev)
-        elif kind is _EV_DISPLACED:
+        elif kind is EV_DISPLACED:
             self._on_displaced(ev)
-        elif kind is _EV_CAPBREACHED:
+        elif kind is EV_CAPBREACHED:
             self._on_cap_breached(ev)
-        elif kind is _EV_SLOTSSHIFTED:
+        elif kind is EV_SLOTSSHIFTED:
             self._on_slots_shifted(ev)
-        elif kind is _EV_DOCTORADDED:
+        elif kind is EV_DOCTORADDED:
             self._on_doctor_added(ev)
-        elif kind is _EV_DAYCLOSED:
+        elif kind is EV_DAYCLOSED:
             self._on_day_closed(ev)
         else:  # check_event admits only the kinds of KINDS, and the deciding side emits no other
             raise AssertionError(f"no handler for {ev!r}")

@@ -28,6 +28,24 @@ from opdsim.engine._state import (
     CHECKED_IN,
     COMPLETED,
     EMERGENCY,
+    EV_BOOKED,
+    EV_CALLED,
+    EV_CANCELLED,
+    EV_CAPBREACHED,
+    EV_CHECKEDIN,
+    EV_COMPLETED,
+    EV_DAYCLOSED,
+    EV_DISPLACED,
+    EV_DOCTORADDED,
+    EV_ENGINESTARTED,
+    EV_LEFT,
+    EV_NOSHOW,
+    EV_PROMOTED,
+    EV_REJECTED,
+    EV_SLOTOPENED,
+    EV_SLOTSSHIFTED,
+    EV_UPGRADED,
+    EV_WAITLISTED,
     LEFT,
     NO_SHOW,
     UNSERVED,
@@ -62,27 +80,6 @@ __all__ = ["DayRecords", "SlotRecord", "TokenRecord", "fold"]
 
 _NAN: Final = math.nan
 _STATE_TEXT: Final = {state: state.value for state in TokenState}  # a state as plain text, for frames
-
-# the event classes as compiled constants: compiled, a plain imported name is looked up in the module's dict at
-# every use (the dispatch in _Fold.apply tests up to 18 of them per event)
-_EV_DISPLACED: Final = Displaced
-_EV_CHECKEDIN: Final = CheckedIn
-_EV_BOOKED: Final = Booked
-_EV_CALLED: Final = Called
-_EV_COMPLETED: Final = Completed
-_EV_NOSHOW: Final = NoShow
-_EV_UPGRADED: Final = Upgraded
-_EV_SLOTOPENED: Final = SlotOpened
-_EV_CANCELLED: Final = Cancelled
-_EV_LEFT: Final = Left
-_EV_WAITLISTED: Final = Waitlisted
-_EV_PROMOTED: Final = Promoted
-_EV_CAPBREACHED: Final = CapBreached
-_EV_SLOTSSHIFTED: Final = SlotsShifted
-_EV_DOCTORADDED: Final = DoctorAdded
-_EV_ENGINESTARTED: Final = EngineStarted
-_EV_DAYCLOSED: Final = DayClosed
-_EV_REJECTED: Final = Rejected
 
 
 @dataclass(slots=True, init=False)
@@ -510,43 +507,43 @@ class _Fold:
         """Apply one event: the handler of its class (the most frequent kinds tested first; the fold runs once
         per event of every simulated day, compiled in the engine's native build)."""
         kind = type(ev)
-        if self.unsettled is not None and kind is not _EV_DISPLACED and kind is not _EV_CHECKEDIN:
+        if self.unsettled is not None and kind is not EV_DISPLACED and kind is not EV_CHECKEDIN:
             self.settle()  # the seat just given is settled, unless this event still belongs to it (``unsettled``)
-        if kind is _EV_BOOKED:
+        if kind is EV_BOOKED:
             self._booked(ev)
-        elif kind is _EV_CHECKEDIN:
+        elif kind is EV_CHECKEDIN:
             self._check_in(ev)
-        elif kind is _EV_CALLED:
+        elif kind is EV_CALLED:
             self._called(ev)
-        elif kind is _EV_COMPLETED:
+        elif kind is EV_COMPLETED:
             self._completed(ev)
-        elif kind is _EV_NOSHOW:
+        elif kind is EV_NOSHOW:
             self._no_show(ev)
-        elif kind is _EV_UPGRADED:
+        elif kind is EV_UPGRADED:
             self._upgraded(ev)
-        elif kind is _EV_SLOTOPENED:
+        elif kind is EV_SLOTOPENED:
             self._slot_opened(ev)
-        elif kind is _EV_CANCELLED:
+        elif kind is EV_CANCELLED:
             self._cancelled(ev)
-        elif kind is _EV_LEFT:
+        elif kind is EV_LEFT:
             self._left(ev)
-        elif kind is _EV_WAITLISTED:
+        elif kind is EV_WAITLISTED:
             self._waitlisted(ev)
-        elif kind is _EV_PROMOTED:
+        elif kind is EV_PROMOTED:
             self._promoted(ev)
-        elif kind is _EV_DISPLACED:
+        elif kind is EV_DISPLACED:
             self._displaced(ev)
-        elif kind is _EV_CAPBREACHED:
+        elif kind is EV_CAPBREACHED:
             self._cap_breached(ev)
-        elif kind is _EV_SLOTSSHIFTED:
+        elif kind is EV_SLOTSSHIFTED:
             self._slots_shifted(ev)
-        elif kind is _EV_DOCTORADDED:
+        elif kind is EV_DOCTORADDED:
             self._doctor_added(ev)
-        elif kind is _EV_ENGINESTARTED:
+        elif kind is EV_ENGINESTARTED:
             self._engine_started(ev)
-        elif kind is _EV_DAYCLOSED:
+        elif kind is EV_DAYCLOSED:
             self._closed(ev)
-        elif kind is _EV_REJECTED:
+        elif kind is EV_REJECTED:
             self._rejected(ev)
         else:  # a new event kind must be taught to the fold
             raise InvalidRequest(f"records: unknown event {ev!r}")
