@@ -312,8 +312,11 @@ def test_a_token_upgraded_before_any_displacement_is_ranked_by_its_new_rank(make
     assert called is not None and called.id == p.id
     assert eng.token(w.id).effective_rank == int(C.PAID_PRIORITY)
     o = eng.book("O", C.ONLINE, "D1", now=3)
+    slot = eng._core._docs["D1"].slots[0]
+    assert [t.id for t in slot.seated] == [w.id, p.id, o.id]  # the upgrade added no entry of its own
     eng.emergency("E", "D1", now=4)  # W (now paid priority), P (called) and O fill the slot: one past the cap
     assert [d.token for d in displaced(eng)] == [o.id]  # not W, the walk-in issued first
+    assert [entry[4].id for entry in slot.displaceable] == [w.id]  # the called P never entered the heap
     check_invariants(eng)
 
 
